@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# Local services for Workers: real RabbitMQ and PostgreSQL processes bound to 127.0.0.1.
+#
+#   scripts/services.sh up       install what is missing, start everything, wait until it answers (idempotent)
+#   scripts/services.sh down     stop everything this script started
+#   scripts/services.sh status   say what runs where
+#   scripts/services.sh reset    down, delete all data, up
+#   scripts/services.sh env      print export lines for the connection settings
+#   scripts/services.sh cluster-up|cluster-down|cluster-status
+#                                a 3-node RabbitMQ cluster (r1..r3) for quorum-queue and node-failure tests
+#
+# Settings (environment):
+#   WORKERS_SERVICES_DIR   data folder (default: <repo>/.services, ignored by git)
+#   WORKERS_RABBITMQ_PORT  AMQP port of the single node          (default 5673)
+#   WORKERS_RABBITMQ_MGMT_PORT  its management HTTP port          (default 15673)
+#   WORKERS_POSTGRES_PORT  PostgreSQL port                        (default 55432)
+#   WORKERS_CLUSTER_BASE_PORT  first AMQP port of the cluster     (default 5701; nodes use 5701..5703)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RMQ_PORT=${WORKERS_RABBITMQ_PORT:-5673}
+RMQ_MGMT_PORT=${WORKERS_RABBITMQ_MGMT_PORT:-15673}
+PG_PORT=${WORKERS_POSTGRES_PORT:-55432}
+CLUSTER_BASE=${WORKERS_CLUSTER_BASE_PORT:-5701}
+SHORT_HOST=$(hostname -s)
+PG_BIN=""
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Run a command as a service user when we are root (servers refuse to run as root).
+as_user() { local u=$1; shift; if is_root; then runuser -u "$u" -- "$@"; else "$@"; fi; }
+
+# The data folder must be reachable by the service users (rabbitmq, postgres) when we are root.
+# A clone under a private home folder is not: fall back to a folder under /var/tmp then.
+resolve_data_dir() {
+  local want=${WORKERS_SERVICES_DIR:-$repo/.services}
+  mkdir -p "$want"
+  if is_root; then
+    local ok=1
+    for u in postgres rabbitmq; do
+      id "$u" >/dev/null 2>&1 || continue
+      runuser -u "$u" -- test -x "$want" 2>/dev/null || ok=0
+    done
+    if [ $ok = 0 ]; then
+      local alt=/var/tmp/workers-services/$(printf '%s' "$repo" | md5sum | cut -c1-12)
+      mkdir -p "$alt"; chmod 755 /var/tmp/workers-services "$alt"
+      printf '%s\n' "$alt" > "$want/location"
+      want=$alt
+    fi
+  fi
+  DATA=$want
+}
+
+apt_install() {
+  is_root || die "missing packages ($*): install them (apt-get install $*) or run this script as root"
+  log "installing $* with apt-get (one time)"
+  if [ ! -f /var/lib/apt/periodic/workers-updated ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    mkdir -p /var/lib/apt/periodic; touch /var/lib/apt/periodic/workers-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_rabbitmq_installed() {
+  command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || apt_install rabbitmq-server
+  export PATH=$PATH:/usr/sbin:/usr/lib/rabbitmq/bin
+}
+
+ensure_postgres_installed() {
+  local d
+  for d in /usr/lib/postgresql/15/bin /usr/lib/postgresql/*/bin; do
+    [ -x "$d/pg_ctl" ] && { PG_BIN=$d; return; }
+  done
+  if command -v pg_ctl >/dev/null 2>&1; then PG_BIN=$(dirname "$(readlink -f "$(command -v pg_ctl)")"); return; fi
+  apt_install postgresql-15 postgresql-client-15 || apt_install postgresql postgresql-client
+  for d in /usr/lib/postgresql/*/bin; do [ -x "$d/pg_ctl" ] && { PG_BIN=$d; return; }; done
+  die "PostgreSQL was not found after installing it"
+}
+
+# ---------- RabbitMQ ----------
+rmq_env() { # name amqp-port dist-port mgmt-port dir
+  local name=$1 port=$2 dist=$3 mgmt=$4 dir=$5
+  echo RABBITMQ_NODENAME="$name@$SHORT_HOST" RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT="$dist" \
+    RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" \
+    RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" RABBITMQ_PID_FILE="$dir/pid" \
+    RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config"
+}
+
+rmq_ctl() { local node=$1; shift; rabbitmqctl -q -n "$node@$SHORT_HOST" "$@"; }
+
+rmq_running() { rmq_ctl "$1" status >/dev/null 2>&1; }
+
+rmq_start() { # name amqp-port dist-port mgmt-port
+  local name=$1 port=$2 dist=$3 mgmt=$4 dir=$DATA/rabbitmq-$1
+  if rmq_running "$name"; then return 0; fi
+  mkdir -p "$dir/mnesia" "$dir/log"
+  {
+    echo "listeners.tcp.1 = 127.0.0.1:$port"
+    echo "loopback_users.guest = true"
+    echo "management.tcp.port = $mgmt"
+    echo "management.tcp.ip = 127.0.0.1"
+    echo "log.file.level = warning"
+    echo "log.console = false"
+  } > "$dir/rabbitmq.conf"
+  echo "[rabbitmq_management]." > "$dir/enabled_plugins"
+  echo "[]." > "$dir/advanced.config"
+  if is_root; then chown -R rabbitmq:rabbitmq "$dir"; fi
+  log "starting RabbitMQ node $name@$SHORT_HOST on 127.0.0.1:$port (management :$mgmt)"
+  # shellcheck disable=SC2046
+  env $(rmq_env "$name" "$port" "$dist" "$mgmt" "$dir") rabbitmq-server -detached >/dev/null 2>&1 || true
+  # The node registers with epmd a moment after -detached returns: until then await_startup fails at once,
+  # so retry it (bounded) rather than sleeping a fixed time.
+  local deadline=$((SECONDS + 120))
+  until rabbitmqctl -q -n "$name@$SHORT_HOST" await_startup --timeout 30 >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      tail -n 30 "$dir"/log/*.log 2>/dev/null >&2 || true
+      die "RabbitMQ node $name did not start (is port $port, $dist or $mgmt taken?). Log: $dir/log"
+    fi
+    sleep 1
+  done
+}
+
+rmq_wait_amqp() { # port: wait until the AMQP listener accepts connections
+  local port=$1 i
+  for i in $(seq 1 120); do
+    if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then return 0; fi
+    sleep 0.5
+  done
+  die "RabbitMQ did not accept connections on port $port"
+}
+
+rmq_wait_mgmt() { # port
+  local port=$1 i
+  for i in $(seq 1 120); do
+    if curl -fsS -u guest:guest "http://127.0.0.1:$port/api/overview" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  die "RabbitMQ management API did not answer on port $port"
+}
+
+rmq_stop() { # name
+  local name=$1 dir=$DATA/rabbitmq-$1
+  if rmq_running "$name"; then
+    log "stopping RabbitMQ node $name@$SHORT_HOST"
+    rmq_ctl "$name" stop >/dev/null 2>&1 || true
+  fi
+  if [ -f "$dir/pid" ]; then
+    local pid; pid=$(cat "$dir/pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null || true; fi
+  fi
+}
+
+# ---------- PostgreSQL ----------
+pg_dir() { echo "$DATA/postgres"; }
+
+pg_running() { [ -n "$PG_BIN" ] && as_user postgres "$PG_BIN/pg_ctl" -D "$(pg_dir)" status >/dev/null 2>&1; }
+
+pg_start() {
+  local dir; dir=$(pg_dir)
+  if pg_running; then return 0; fi
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    log "initialising PostgreSQL in $dir"
+    mkdir -p "$dir"; if is_root; then chown postgres:postgres "$dir"; fi; chmod 700 "$dir"
+    as_user postgres "$PG_BIN/initdb" -D "$dir" -U postgres --auth=trust --data-checksums -E UTF8 >/dev/null
+    {
+      echo "port = $PG_PORT"
+      echo "listen_addresses = '127.0.0.1'"
+      echo "unix_socket_directories = '$dir'"
+      echo "max_connections = 300"
+      echo "fsync = on"
+      echo "shared_buffers = 128MB"
+      echo "wal_level = replica"
+      echo "max_wal_senders = 10"
+      echo "max_replication_slots = 10"
+      echo "wal_log_hints = on"
+    } >> "$dir/postgresql.conf"
+    echo "host replication postgres 127.0.0.1/32 trust" >> "$dir/pg_hba.conf"
+  fi
+  log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  as_user postgres "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null \
+    || { tail -n 20 "$dir/server.log" >&2; die "PostgreSQL did not start (is port $PG_PORT taken?)"; }
+  local i
+  for i in $(seq 1 60); do
+    if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then break; fi
+    sleep 0.5
+  done
+  as_user postgres psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
+    "select 1 from pg_database where datname='workers'" | grep -q 1 \
+    || as_user postgres psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "create database workers" >/dev/null
+}
+
+pg_stop() {
+  if pg_running; then
+    log "stopping PostgreSQL"
+    as_user postgres "$PG_BIN/pg_ctl" -D "$(pg_dir)" -m fast -w stop >/dev/null || true
+  fi
+}
+
+print_env() {
+  echo "export WORKERS_RABBITMQ_URI=amqp://guest:guest@127.0.0.1:$RMQ_PORT/"
+  echo "export WORKERS_RABBITMQ_MANAGEMENT_URI=http://guest:guest@127.0.0.1:$RMQ_MGMT_PORT/"
+  echo "export WORKERS_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=workers'"
+}
+
+cluster_ports() { # i -> "amqp dist mgmt"
+  local i=$1; echo "$((CLUSTER_BASE + i - 1)) $((CLUSTER_BASE + 20000 + i - 1)) $((CLUSTER_BASE + 10000 + i - 1))"
+}
+
+cluster_up() {
+  ensure_rabbitmq_installed
+  local i p
+  for i in 1 2 3; do
+    # shellcheck disable=SC2046
+    set -- $(cluster_ports $i); rmq_start "r$i" "$1" "$2" "$3"
+  done
+  for i in 2 3; do
+    if ! rmq_ctl "r$i" cluster_status 2>/dev/null | grep -q "r1@$SHORT_HOST"; then
+      log "joining r$i to r1"
+      rmq_ctl "r$i" stop_app >/dev/null
+      rmq_ctl "r$i" join_cluster "r1@$SHORT_HOST" >/dev/null
+      rmq_ctl "r$i" start_app >/dev/null
+    fi
+  done
+  for i in 1 2 3; do set -- $(cluster_ports $i); rmq_wait_amqp "$1"; done
+  p=""
+  for i in 1 2 3; do set -- $(cluster_ports $i); p="$p${p:+,}127.0.0.1:$1"; done
+  echo "export WORKERS_RABBITMQ_CLUSTER=$p"
+}
+
+cluster_down() { local i; for i in 3 2 1; do rmq_stop "r$i"; done; }
+
+status() {
+  local state
+  if rmq_running rmq; then state="running"; else state="stopped"; fi
+  printf 'RabbitMQ    %-8s amqp://127.0.0.1:%s  (management http://127.0.0.1:%s, node rmq@%s)\n' "$state" "$RMQ_PORT" "$RMQ_MGMT_PORT" "$SHORT_HOST"
+  if pg_running; then state="running"; else state="stopped"; fi
+  printf 'PostgreSQL  %-8s 127.0.0.1:%s  (data %s)\n' "$state" "$PG_PORT" "$(pg_dir)"
+  local i
+  for i in 1 2 3; do
+    if rmq_running "r$i"; then set -- $(cluster_ports $i); printf 'Cluster r%s  running  amqp://127.0.0.1:%s\n' "$i" "$1"; fi
+  done
+}
+
+cmd=${1:-status}
+resolve_data_dir
+case "$cmd" in
+  up)
+    ensure_rabbitmq_installed
+    ensure_postgres_installed
+    command -v curl >/dev/null 2>&1 || apt_install curl
+    rmq_start rmq "$RMQ_PORT" $((RMQ_PORT + 20000)) "$RMQ_MGMT_PORT"
+    pg_start
+    rmq_wait_amqp "$RMQ_PORT"
+    rmq_wait_mgmt "$RMQ_MGMT_PORT"
+    status >&2
+    print_env
+    ;;
+  down)
+    ensure_postgres_installed
+    export PATH=$PATH:/usr/sbin
+    cluster_down 2>/dev/null || true
+    rmq_stop rmq 2>/dev/null || true
+    pg_stop
+    ;;
+  status)
+    export PATH=$PATH:/usr/sbin
+    ensure_postgres_installed
+    status
+    ;;
+  reset)
+    "$0" down
+    log "deleting $DATA"
+    rm -rf "${DATA:?}"/rabbitmq-* "${DATA:?}"/postgres
+    "$0" up
+    ;;
+  env) print_env ;;
+  cluster-up) cluster_up ;;
+  cluster-down) export PATH=$PATH:/usr/sbin; cluster_down ;;
+  cluster-status) export PATH=$PATH:/usr/sbin; status ;;
+  *) die "unknown command '$cmd' (use: up | down | status | reset | env | cluster-up | cluster-down | cluster-status)" ;;
+esac

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test on this machine: starts the local services (installing what is missing),
+# runs `dotnet test Workers.sln`, and ends with one line: N passed, N failed, N skipped.
+#   scripts/test.sh [extra dotnet test arguments]
+set -uo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+env_lines=$(scripts/services.sh up) || { echo "services failed to start"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+eval "$env_lines"
+
+results=$repo/TestResults
+rm -rf "$results"; mkdir -p "$results"
+
+dotnet test Workers.sln -c Release \
+  --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" \
+  --blame-hang-timeout 10m "$@"
+rc=$?
+
+passed=0 failed=0 skipped=0 files=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  files=$((files + 1))
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  attr() { printf '%s' "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' || echo 0; }
+  passed=$((passed + $(attr passed)))
+  failed=$((failed + $(attr failed) + $(attr error) + $(attr timeout) + $(attr aborted)))
+  skipped=$((skipped + $(attr notExecuted)))
+done
+if [ $rc -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi   # the build or a test host failed before reporting
+if [ $files -eq 0 ] && [ $rc -eq 0 ]; then rc=1; failed=1; fi
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $rc
