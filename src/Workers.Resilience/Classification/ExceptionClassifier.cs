@@ -18,7 +18,6 @@ internal sealed class ExceptionClassifier
         typeof(PermanentFailureException),
         typeof(ValidationException),
         typeof(SerializationException),
-        typeof(MassTransit.SerializationException),
         typeof(JsonException),
         typeof(NotSupportedException),
         typeof(NotImplementedException),
@@ -47,7 +46,7 @@ internal sealed class ExceptionClassifier
                 return FailureDisposition.Retry;
             }
 
-            if (permanent.Any(t => t.IsAssignableFrom(type)))
+            if (permanent.Any(t => t.IsAssignableFrom(type)) || IsSerializationFailure(type))
             {
                 return FailureDisposition.DeadLetter;
             }
@@ -68,6 +67,20 @@ internal sealed class ExceptionClassifier
         }
 
         return type;
+    }
+
+    // MassTransit's own SerializationException (and its subclasses) do not derive from the BCL one.
+    private static bool IsSerializationFailure(Type type)
+    {
+        for (var t = type; t is not null; t = t.BaseType)
+        {
+            if (t.Name == "SerializationException")
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static IEnumerable<Exception> Unwrap(Exception exception)
