@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
 using Xunit;
 
 namespace Workers.Testing;
@@ -13,6 +15,7 @@ namespace Workers.Testing;
 public sealed class RabbitMqTestVhost : IAsyncLifetime
 {
     private HttpClient? management;
+    private IConnection? connection;
 
     /// <summary>The vhost's name (unique per instance).</summary>
     public string Name { get; } = $"workers-test-{Guid.NewGuid():N}"[..28];
@@ -42,8 +45,58 @@ public sealed class RabbitMqTestVhost : IAsyncLifetime
             return;
         }
 
+        if (connection is not null)
+        {
+            await connection.CloseAsync();
+            connection.Dispose();
+        }
+
         using var response = await management.DeleteAsync($"api/vhosts/{Escape(Name)}");
         management.Dispose();
+    }
+
+    /// <summary>A connection to this vhost, opened on first use and closed with the fixture.</summary>
+    public async Task<IConnection> GetConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        connection ??= await new ConnectionFactory { Uri = Uri, ClientProvidedName = "workers-tests" }.CreateConnectionAsync(cancellationToken);
+        return connection;
+    }
+
+    /// <summary>
+    /// The exact number of ready messages in a queue (AMQP passive declare; unlike the management API's
+    /// counters it is never stale), or null when the queue does not exist.
+    /// </summary>
+    public async Task<uint?> CountReadyAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        var open = await GetConnectionAsync(cancellationToken);
+        await using var channel = await open.CreateChannelAsync(cancellationToken: cancellationToken);
+        try
+        {
+            return (await channel.QueueDeclarePassiveAsync(queue, cancellationToken)).MessageCount;
+        }
+        catch (OperationInterruptedException exception) when (exception.ShutdownReason?.ReplyCode == 404)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Waits (bounded) until the queue holds exactly <paramref name="expected"/> ready messages.</summary>
+    public async Task WaitForReadyCountAsync(string queue, uint expected, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        uint? last = null;
+        try
+        {
+            while ((last = await CountReadyAsync(queue, cts.Token)) != expected)
+            {
+                await Task.Delay(50, cts.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Queue '{queue}' did not hold {expected} ready message(s) within {timeout}; last count: {last?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no queue"}.");
+        }
     }
 
     /// <summary>Number of ready messages in a queue of this vhost, or null when the queue does not exist.</summary>

@@ -1,0 +1,99 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Workers.Hosting;
+
+/// <summary>Builds MassTransit's registration and RabbitMQ transport from <see cref="WorkersOptions"/>.</summary>
+internal static class BusConfiguration
+{
+    public static void Configure(IBusRegistrationConfigurator x, WorkersBuilder workers)
+    {
+        foreach (var consumer in workers.Consumers)
+        {
+            consumer.Register(x);
+        }
+
+        foreach (var action in workers.BusActions)
+        {
+            action(x);
+        }
+
+        x.AddConfigureEndpointsCallback((context, name, endpoint) =>
+        {
+            var options = context.GetRequiredService<IOptions<WorkersOptions>>().Value;
+            ConfigureEndpoint(name, endpoint, options);
+        });
+
+        x.UsingRabbitMq((context, cfg) =>
+        {
+            var options = context.GetRequiredService<IOptions<WorkersOptions>>().Value;
+            ConfigureHost(cfg, options.RabbitMq);
+            cfg.PrefetchCount = options.RabbitMq.PrefetchCount;
+            cfg.Durable = true;
+            cfg.AutoDelete = false;
+
+            foreach (var action in workers.TransportActions)
+            {
+                action(context, cfg);
+            }
+
+            cfg.ConfigureEndpoints(context);
+        });
+    }
+
+    internal static void ConfigureHost(IRabbitMqBusFactoryConfigurator cfg, RabbitMqOptions options)
+    {
+        if (!BrokerAddress.TryParse(options.Uri, out var address, out var error))
+        {
+            throw new InvalidOperationException($"Workers:RabbitMq:Uri {error}.");
+        }
+
+        cfg.Host(address.Host, (ushort)address.Port, address.VirtualHost, options.ConnectionName, h =>
+        {
+            h.Username(address.Username);
+            h.Password(address.Password);
+            h.PublisherConfirmation = options.PublisherConfirmation;
+            h.Heartbeat(TimeSpan.FromSeconds(10));
+            if (address.UseTls)
+            {
+                h.UseSsl(ssl => ssl.ServerName = address.Host);
+            }
+
+            if (options.ClusterNodes.Count > 0)
+            {
+                h.UseCluster(cluster =>
+                {
+                    cluster.Node($"{address.Host}:{address.Port}");
+                    foreach (var node in options.ClusterNodes)
+                    {
+                        cluster.Node(node);
+                    }
+                });
+            }
+        });
+    }
+
+    private static void ConfigureEndpoint(string name, IReceiveEndpointConfigurator endpoint, WorkersOptions options)
+    {
+        if (!options.Endpoints.TryGetValue(name, out var settings))
+        {
+            return;
+        }
+
+        if (settings.PrefetchCount is { } prefetch)
+        {
+            endpoint.PrefetchCount = prefetch;
+        }
+
+        if (settings.ConcurrentMessageLimit is { } limit)
+        {
+            endpoint.ConcurrentMessageLimit = limit;
+        }
+
+        if (settings.QueueType == QueueType.Quorum && endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+        {
+            rabbit.SetQuorumQueue();
+        }
+    }
+}

@@ -1,0 +1,29 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Workers.Hosting;
+
+/// <summary>
+/// The <c>Workers</c> configuration section: broker connection, shutdown behaviour and per-endpoint settings.
+/// Validated when the host starts; every invalid value is reported at once with its full path.
+/// </summary>
+public sealed class WorkersOptions
+{
+    /// <summary>The configuration section bound to these options.</summary>
+    public const string SectionName = "Workers";
+
+    /// <summary>Default for <see cref="ShutdownTimeout"/>: 30 seconds.</summary>
+    public static readonly TimeSpan DefaultShutdownTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The RabbitMQ broker (or cluster) the workers consume from.</summary>
+    [Required]
+    public RabbitMqOptions RabbitMq { get; set; } = new();
+
+    /// <summary>
+    /// On SIGTERM, how long in-flight messages may run to completion. Messages not finished by then are
+    /// cancelled and return to their queue unacknowledged (none lost, none acked unprocessed). Between 1 s and 1 h.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = DefaultShutdownTimeout;
+
+    /// <summary>Per receive endpoint (queue name) settings: queue type, prefetch, concurrency.</summary>
+    public IDictionary<string, EndpointOptions> Endpoints { get; } = new Dictionary<string, EndpointOptions>(StringComparer.Ordinal);
+}

@@ -1,0 +1,105 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace Workers.Hosting;
+
+/// <summary>
+/// Validates <see cref="WorkersOptions"/> as a whole and reports every error at once, each with the option's
+/// configuration path (e.g. <c>Workers:Endpoints:orders:PrefetchCount</c>). Never echoes a password.
+/// </summary>
+internal sealed class WorkersOptionsValidator : IValidateOptions<WorkersOptions>
+{
+    public ValidateOptionsResult Validate(string? name, WorkersOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = Collect(options);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>All errors of the options, in a stable order.</summary>
+    public static List<string> Collect(WorkersOptions options)
+    {
+        const string root = WorkersOptions.SectionName;
+        var errors = new List<string>();
+        AnnotationErrors(options, root, errors);
+
+        if (options.ShutdownTimeout < TimeSpan.FromSeconds(1) || options.ShutdownTimeout > TimeSpan.FromHours(1))
+        {
+            errors.Add($"{root}:ShutdownTimeout must be between 00:00:01 and 01:00:00 (was {options.ShutdownTimeout}).");
+        }
+
+        var rabbit = options.RabbitMq;
+        if (rabbit is not null)
+        {
+            var path = $"{root}:RabbitMq";
+            if (!BrokerAddress.TryParse(rabbit.Uri, out _, out var uriError))
+            {
+                errors.Add($"{path}:Uri {uriError} (or set {RabbitMqOptions.UriVariable}).");
+            }
+
+            for (var i = 0; i < rabbit.ClusterNodes.Count; i++)
+            {
+                if (!BrokerAddress.TryParseNode(rabbit.ClusterNodes[i], out _, out _))
+                {
+                    errors.Add($"{path}:ClusterNodes:{i} must be host:port with a port from 1 to 65535 (was '{rabbit.ClusterNodes[i]}').");
+                }
+            }
+
+            if (rabbit.PrefetchCount is < 1 or > ushort.MaxValue)
+            {
+                errors.Add($"{path}:PrefetchCount must be between 1 and 65535 (was {rabbit.PrefetchCount}).");
+            }
+        }
+
+        foreach (var (endpoint, settings) in options.Endpoints.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            var path = $"{root}:Endpoints:{endpoint}";
+            if (string.IsNullOrWhiteSpace(endpoint) || endpoint.EndsWith("_error", StringComparison.Ordinal) || endpoint.EndsWith("_skipped", StringComparison.Ordinal))
+            {
+                errors.Add($"{path} is not a valid endpoint name (empty, or ends with _error/_skipped, which are dead-letter queues).");
+            }
+
+            if (settings is null)
+            {
+                errors.Add($"{path} has no settings.");
+                continue;
+            }
+
+            if (!Enum.IsDefined(settings.QueueType))
+            {
+                errors.Add($"{path}:QueueType must be Classic or Quorum (was {settings.QueueType}).");
+            }
+
+            var prefetch = settings.PrefetchCount ?? rabbit?.PrefetchCount ?? RabbitMqOptions.DefaultPrefetchCount;
+            if (settings.PrefetchCount is < 1 or > ushort.MaxValue)
+            {
+                errors.Add($"{path}:PrefetchCount must be between 1 and 65535 (was {settings.PrefetchCount}).");
+            }
+
+            if (settings.ConcurrentMessageLimit is { } limit && (limit < 1 || limit > prefetch))
+            {
+                errors.Add($"{path}:ConcurrentMessageLimit must be between 1 and the prefetch count {prefetch} (was {limit}).");
+            }
+        }
+
+        return errors;
+    }
+
+    private static void AnnotationErrors(object instance, string path, List<string> errors)
+    {
+        var results = new List<ValidationResult>();
+        if (Validator.TryValidateObject(instance, new ValidationContext(instance), results, validateAllProperties: true))
+        {
+            return;
+        }
+
+        foreach (var result in results)
+        {
+            var members = result.MemberNames.Any() ? result.MemberNames : [string.Empty];
+            foreach (var member in members)
+            {
+                errors.Add($"{path}{(member.Length > 0 ? ":" + member : string.Empty)}: {result.ErrorMessage}");
+            }
+        }
+    }
+}

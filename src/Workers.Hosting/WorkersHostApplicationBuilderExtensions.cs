@@ -1,0 +1,77 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Workers.Hosting;
+
+/// <summary>The entry point: <c>builder.AddWorkers(w =&gt; w.AddConsumer&lt;MyConsumer&gt;())</c>.</summary>
+public static class WorkersHostApplicationBuilderExtensions
+{
+    /// <summary>
+    /// Adds the workers to the host: binds <see cref="WorkersOptions"/> from the <c>Workers</c> section (and
+    /// <c>WORKERS_RABBITMQ_URI</c>), validates them when the host starts (every error at once), connects
+    /// MassTransit to RabbitMQ with publisher confirms and durable queues, and runs each consumer as a hosted
+    /// background worker with graceful shutdown (in-flight messages finish within
+    /// <see cref="WorkersOptions.ShutdownTimeout"/>; unfinished ones return to their queue).
+    /// </summary>
+    /// <param name="builder">The host builder.</param>
+    /// <param name="configure">Registers consumers and adjusts the bus.</param>
+    public static IHostApplicationBuilder AddWorkers(this IHostApplicationBuilder builder, Action<WorkersBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+
+        var workers = new WorkersBuilder(builder.Services, builder.Configuration);
+        configure(workers);
+
+        var services = builder.Services;
+        services.AddOptions<WorkersOptions>()
+            .Bind(builder.Configuration.GetSection(WorkersOptions.SectionName))
+            .PostConfigure(options =>
+            {
+                var fromEnvironment = builder.Configuration[RabbitMqOptions.UriVariable];
+                if (!string.IsNullOrWhiteSpace(fromEnvironment))
+                {
+                    options.RabbitMq.Uri = fromEnvironment;
+                }
+
+                options.RabbitMq.ConnectionName ??= builder.Environment.ApplicationName;
+            })
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<WorkersOptions>, WorkersOptionsValidator>();
+
+        services.AddOptions<HostOptions>().Configure<IOptions<WorkersOptions>>((host, workersOptions) =>
+        {
+            // The host waits a little longer than the bus so that the bus's own stop can finish and log.
+            var timeout = SafeShutdownTimeout(workersOptions);
+            host.ShutdownTimeout = timeout + TimeSpan.FromSeconds(10);
+        });
+        services.AddOptions<MassTransitHostOptions>().Configure<IOptions<WorkersOptions>>((mt, workersOptions) =>
+        {
+            var timeout = SafeShutdownTimeout(workersOptions);
+            mt.WaitUntilStarted = true;
+            mt.StartTimeout = TimeSpan.FromSeconds(60);
+            mt.ConsumerStopTimeout = timeout;
+            mt.StopTimeout = timeout + TimeSpan.FromSeconds(5);
+        });
+
+        services.Insert(0, ServiceDescriptor.Singleton<IHostedService, BusLogContextBinder>());
+        services.AddMassTransit(x => BusConfiguration.Configure(x, workers));
+        return builder;
+    }
+
+    // Options validation reports a bad timeout at start; until then, never configure the host with it.
+    private static TimeSpan SafeShutdownTimeout(IOptions<WorkersOptions> options)
+    {
+        try
+        {
+            var timeout = options.Value.ShutdownTimeout;
+            return timeout < TimeSpan.FromSeconds(1) || timeout > TimeSpan.FromHours(1) ? WorkersOptions.DefaultShutdownTimeout : timeout;
+        }
+        catch (OptionsValidationException)
+        {
+            return WorkersOptions.DefaultShutdownTimeout;
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Workers.Hosting;
+using Xunit;
+
+namespace Workers.Hosting.Tests.Options;
+
+public sealed class WorkersOptionsValidatorTests
+{
+    [Fact]
+    public void Defaults_AreValid()
+    {
+        Assert.Empty(WorkersOptionsValidator.Collect(new WorkersOptions()));
+    }
+
+    [Fact]
+    public void EveryInvalidOption_IsNamedWithItsPath_InOneResult()
+    {
+        var options = new WorkersOptions { ShutdownTimeout = TimeSpan.Zero };
+        options.RabbitMq.Uri = "http://example.com/";
+        options.RabbitMq.PrefetchCount = 0;
+        options.RabbitMq.ClusterNodes.Add("node-without-port");
+        options.Endpoints["orders"] = new EndpointOptions { PrefetchCount = 70_000, ConcurrentMessageLimit = 0 };
+        options.Endpoints["orders_error"] = new EndpointOptions();
+        options.Endpoints["quorum"] = new EndpointOptions { QueueType = (QueueType)7 };
+
+        var result = new WorkersOptionsValidator().Validate(null, options);
+
+        Assert.True(result.Failed);
+        var text = result.FailureMessage;
+        Assert.Contains("Workers:ShutdownTimeout", text, StringComparison.Ordinal);
+        Assert.Contains("Workers:RabbitMq:Uri must use the amqp:// or amqps:// scheme", text, StringComparison.Ordinal);
+        Assert.Contains("Workers:RabbitMq:PrefetchCount", text, StringComparison.Ordinal);
+        Assert.Contains("Workers:RabbitMq:ClusterNodes:0", text, StringComparison.Ordinal);
+        Assert.Contains("Workers:Endpoints:orders:PrefetchCount", text, StringComparison.Ordinal);
+        Assert.Contains("Workers:Endpoints:orders:ConcurrentMessageLimit", text, StringComparison.Ordinal);
+        Assert.Contains("Workers:Endpoints:orders_error is not a valid endpoint name", text, StringComparison.Ordinal);
+        Assert.Contains("Workers:Endpoints:quorum:QueueType", text, StringComparison.Ordinal);
+        Assert.Equal(8, result.Failures!.Count());
+    }
+
+    [Fact]
+    public void ConcurrencyAbovePrefetch_IsRejected()
+    {
+        var options = new WorkersOptions();
+        options.Endpoints["orders"] = new EndpointOptions { PrefetchCount = 4, ConcurrentMessageLimit = 8 };
+
+        var errors = WorkersOptionsValidator.Collect(options);
+
+        var error = Assert.Single(errors);
+        Assert.Contains("between 1 and the prefetch count 4 (was 8)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MalformedUri_ErrorNeverShowsThePassword()
+    {
+        var options = new WorkersOptions();
+        options.RabbitMq.Uri = "ftp://admin:s3cret-pass@broker/";
+
+        var errors = string.Join('\n', WorkersOptionsValidator.Collect(options));
+
+        Assert.Contains("Workers:RabbitMq:Uri", errors, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret-pass", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BoundFromConfiguration_EnvironmentUriWins_AndBadValuesFailAtStart()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Workers:RabbitMq:Uri"] = "amqp://guest:guest@config-host:5672/",
+            [RabbitMqOptions.UriVariable] = "amqp://guest:guest@env-host:5673/vh",
+            ["Workers:Endpoints:orders:QueueType"] = "Quorum",
+            ["Workers:Endpoints:orders:PrefetchCount"] = "16",
+        });
+        builder.AddWorkers(_ => { });
+        using var provider = builder.Services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<IOptions<WorkersOptions>>().Value;
+
+        Assert.Equal("amqp://guest:guest@env-host:5673/vh", options.RabbitMq.Uri);
+        Assert.Equal(QueueType.Quorum, options.Endpoints["orders"].QueueType);
+        Assert.Equal(16, options.Endpoints["orders"].PrefetchCount);
+    }
+
+    [Fact]
+    public void BrokerAddress_ParsesVirtualHostAndCredentials_AndMasksThePassword()
+    {
+        Assert.True(BrokerAddress.TryParse("amqp://user:p%40ss@h:5673/my%2Fvhost", out var address, out _));
+
+        Assert.Equal(("h", 5673, "my/vhost", "user", "p@ss"), (address.Host, address.Port, address.VirtualHost, address.Username, address.Password));
+        Assert.DoesNotContain("p@ss", address.ToString(), StringComparison.Ordinal);
+        Assert.True(BrokerAddress.TryParse("amqp://h", out var root, out _));
+        Assert.Equal(("/", 5672), (root.VirtualHost, root.Port));
+        Assert.Equal("amqp://user:***@h:1/", BrokerAddress.Mask("amqp://user:secret@h:1/"));
+    }
+}

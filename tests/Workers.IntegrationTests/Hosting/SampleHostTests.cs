@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Workers.Sample;
+using Workers.Sample.Contracts;
+using Workers.Sample.Orders;
+using Workers.Testing;
+using Xunit;
+
+namespace Workers.IntegrationTests.Hosting;
+
+/// <summary>The sample worker service on a real broker: consumption, graceful shutdown, bad configuration.</summary>
+public sealed class SampleHostTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task PublishedOrders_AreEachConsumedExactlyOnce()
+    {
+        await using var vhost = new RabbitMqTestVhost();
+        await vhost.InitializeAsync();
+        var ledger = new OrderLedger();
+        using var host = BuildHost(vhost.Uri, ledger, new() { ["Sample:Payment:LatencyMs"] = "0" });
+        await host.StartAsync(TestContext.Current.CancellationToken);
+
+        var orders = Orders(500);
+        var bus = host.Services.GetRequiredService<IBus>();
+        await Task.WhenAll(orders.Select(o => bus.Publish(o, TestContext.Current.CancellationToken)));
+        await WaitUntil(() => ledger.NotifiedOrders.Count == orders.Count && ledger.AcceptedOrders.Count == orders.Count, "all orders accepted and notified");
+        await host.StopAsync(TestContext.Current.CancellationToken);
+
+        Assert.All(orders, o => Assert.Equal(1, ledger.AcceptedOrders[o.OrderId]));
+        Assert.All(orders, o => Assert.Equal(1, ledger.NotifiedOrders[o.OrderId]));
+        Assert.Equal(orders.Count, ledger.AcceptedTotal);
+        Assert.Equal(0u, await vhost.CountReadyAsync(SampleHost.OrdersQueue, TestContext.Current.CancellationToken));
+        Assert.Null(await vhost.CountReadyAsync(SampleHost.OrdersQueue + "_error", TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task GracefulShutdown_UnderLoad_LosesNothing_AndAcksNothingUnprocessed()
+    {
+        await using var vhost = new RabbitMqTestVhost();
+        await vhost.InitializeAsync();
+        var ledger = new OrderLedger();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Sample:Payment:LatencyMs"] = "20",
+            ["Workers:Endpoints:submit-order:PrefetchCount"] = "16",
+            ["Workers:Endpoints:submit-order:ConcurrentMessageLimit"] = "8",
+        };
+        var orders = Orders(300);
+
+        using (var first = BuildHost(vhost.Uri, ledger, settings))
+        {
+            await first.StartAsync(TestContext.Current.CancellationToken);
+            var bus = first.Services.GetRequiredService<IBus>();
+            await Task.WhenAll(orders.Select(o => bus.Publish(o, TestContext.Current.CancellationToken)));
+            await WaitUntil(() => ledger.AcceptedOrders.Count >= 60, "a fifth of the orders accepted");
+            await first.StopAsync(TestContext.Current.CancellationToken);
+        }
+
+        var acceptedBeforeRestart = ledger.AcceptedOrders.Count;
+        Assert.True(acceptedBeforeRestart < orders.Count, $"the stop must land mid-stream (accepted {acceptedBeforeRestart} of {orders.Count})");
+        // Every order not accepted is back in the queue, ready: none lost, none acknowledged unprocessed.
+        await vhost.WaitForReadyCountAsync(SampleHost.OrdersQueue, (uint)(orders.Count - acceptedBeforeRestart), TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        using (var second = BuildHost(vhost.Uri, ledger, settings))
+        {
+            await second.StartAsync(TestContext.Current.CancellationToken);
+            await WaitUntil(() => ledger.AcceptedOrders.Count == orders.Count, "every order accepted after the restart");
+            await second.StopAsync(TestContext.Current.CancellationToken);
+        }
+
+        Assert.All(orders, o => Assert.Equal(1, ledger.AcceptedOrders[o.OrderId]));
+        Assert.Equal(orders.Count, ledger.AcceptedTotal);
+        Assert.Null(await vhost.CountReadyAsync(SampleHost.OrdersQueue + "_error", TestContext.Current.CancellationToken));
+        Assert.Equal(0u, await vhost.CountReadyAsync(SampleHost.OrdersQueue, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task BadConfiguration_FailsFastAtStart_NamingEveryError()
+    {
+        var ledger = new OrderLedger();
+        using var host = BuildHost(new Uri("amqp://guest:guest@127.0.0.1:1/"), ledger, new()
+        {
+            ["Workers:RabbitMq:Uri"] = "not a uri",
+            ["Workers:ShutdownTimeout"] = "00:00:00",
+            ["Workers:Endpoints:submit-order:PrefetchCount"] = "0",
+            ["Sample:Payment:FailureRate"] = "2",
+        });
+
+        var clock = Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"start must fail fast (took {clock.Elapsed})");
+        Assert.Contains("Workers:RabbitMq:Uri", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Workers:ShutdownTimeout", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Workers:Endpoints:submit-order:PrefetchCount", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task QuorumEndpoint_IsDeclaredAsQuorumQueue()
+    {
+        await using var vhost = new RabbitMqTestVhost();
+        await vhost.InitializeAsync();
+        using var host = BuildHost(vhost.Uri, new OrderLedger(), new() { ["Workers:Endpoints:submit-order:QueueType"] = "Quorum" });
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        await host.StopAsync(TestContext.Current.CancellationToken);
+
+        var queue = await vhost.GetQueueAsync(SampleHost.OrdersQueue, TestContext.Current.CancellationToken);
+        Assert.Equal("quorum", queue?.Type);
+        Assert.Equal("classic", (await vhost.GetQueueAsync(SampleHost.NotificationsQueue, TestContext.Current.CancellationToken))?.Type);
+    }
+
+    private static IHost BuildHost(Uri broker, OrderLedger ledger, Dictionary<string, string?> settings)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Testing" });
+        var configuration = new Dictionary<string, string?> { ["Workers:RabbitMq:Uri"] = broker.ToString(), ["Workers:ShutdownTimeout"] = "00:00:20" };
+        foreach (var (key, value) in settings)
+        {
+            configuration[key] = value;
+        }
+
+        builder.Configuration.AddInMemoryCollection(configuration);
+        builder.Services.AddSingleton(ledger);
+        builder.AddSample();
+        return builder.Build();
+    }
+
+    private static List<SubmitOrder> Orders(int count) =>
+        [.. Enumerable.Range(0, count).Select(i => new SubmitOrder(Guid.NewGuid(), $"customer-{i}", 10m + i))];
+
+    private static async Task WaitUntil(Func<bool> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > Bound)
+            {
+                throw new TimeoutException($"Timed out after {Bound} waiting for: {what}.");
+            }
+
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+    }
+}
