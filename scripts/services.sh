@@ -31,7 +31,7 @@ die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
 # Run a command as a service user when we are root (servers refuse to run as root).
-as_user() { local u=$1; shift; if is_root; then runuser -u "$u" -- "$@"; else "$@"; fi; }
+as_user() { local u=$1; shift; if is_root; then (cd / && runuser -u "$u" -- "$@"); else "$@"; fi; }
 
 # The data folder must be reachable by the service users (rabbitmq, postgres) when we are root.
 # A clone under a private home folder is not: fall back to a folder under /var/tmp then.
@@ -158,9 +158,23 @@ pg_dir() { echo "$DATA/postgres"; }
 
 pg_running() { [ -n "$PG_BIN" ] && as_user postgres "$PG_BIN/pg_ctl" -D "$(pg_dir)" status >/dev/null 2>&1; }
 
+pg_answers() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" >/dev/null 2>&1; }
+
+pg_ensure_database() {
+  as_user postgres psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
+    "select 1 from pg_database where datname='workers'" | grep -q 1 \
+    || as_user postgres psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "create database workers" >/dev/null
+}
+
 pg_start() {
   local dir; dir=$(pg_dir)
   if pg_running; then return 0; fi
+  if pg_answers; then
+    # Another checkout of this project (or the same one under another path) already runs it: reuse it.
+    log "PostgreSQL already answers on 127.0.0.1:$PG_PORT: reusing it"
+    pg_ensure_database
+    return 0
+  fi
   if [ ! -f "$dir/PG_VERSION" ]; then
     log "initialising PostgreSQL in $dir"
     mkdir -p "$dir"; if is_root; then chown postgres:postgres "$dir"; fi; chmod 700 "$dir"
@@ -184,12 +198,10 @@ pg_start() {
     || { tail -n 20 "$dir/server.log" >&2; die "PostgreSQL did not start (is port $PG_PORT taken?)"; }
   local i
   for i in $(seq 1 60); do
-    if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then break; fi
+    if pg_answers; then break; fi
     sleep 0.5
   done
-  as_user postgres psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
-    "select 1 from pg_database where datname='workers'" | grep -q 1 \
-    || as_user postgres psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "create database workers" >/dev/null
+  pg_ensure_database
 }
 
 pg_stop() {
@@ -236,7 +248,7 @@ status() {
   local state
   if rmq_running rmq; then state="running"; else state="stopped"; fi
   printf 'RabbitMQ    %-8s amqp://127.0.0.1:%s  (management http://127.0.0.1:%s, node rmq@%s)\n' "$state" "$RMQ_PORT" "$RMQ_MGMT_PORT" "$SHORT_HOST"
-  if pg_running; then state="running"; else state="stopped"; fi
+  if pg_running; then state="running"; elif pg_answers; then state="running*"; else state="stopped"; fi
   printf 'PostgreSQL  %-8s 127.0.0.1:%s  (data %s)\n' "$state" "$PG_PORT" "$(pg_dir)"
   local i
   for i in 1 2 3; do
