@@ -1,13 +1,21 @@
 using MassTransit;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Workers.Resilience;
 
 namespace Workers.Hosting;
 
 /// <summary>The entry point: <c>builder.AddWorkers(w =&gt; w.AddConsumer&lt;MyConsumer&gt;())</c>.</summary>
 public static class WorkersHostApplicationBuilderExtensions
 {
+    // MassTransit's meter and activity source name.
+    private const string MassTransitInstrumentation = "MassTransit";
+
     /// <summary>
     /// Adds the workers to the host: binds <see cref="WorkersOptions"/> from the <c>Workers</c> section (and
     /// <c>WORKERS_RABBITMQ_URI</c>), validates them when the host starts (every error at once), connects
@@ -58,7 +66,43 @@ public static class WorkersHostApplicationBuilderExtensions
 
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, BusLogContextBinder>());
         services.AddMassTransit(x => BusConfiguration.Configure(x, workers));
+        services.AddHealthChecks();
+        AddTelemetry(builder);
         return builder;
+    }
+
+    private static void AddTelemetry(IHostApplicationBuilder builder)
+    {
+        var telemetry = builder.Configuration.GetSection($"{WorkersOptions.SectionName}:Telemetry").Get<TelemetryOptions>() ?? new TelemetryOptions();
+        if (!telemetry.Enabled)
+        {
+            return;
+        }
+
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration[TelemetryOptions.OtlpEndpointVariable]);
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(builder.Environment.ApplicationName))
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(WorkersTelemetry.Name, MassTransitInstrumentation);
+                if (telemetry.Prometheus)
+                {
+                    metrics.AddPrometheusExporter();
+                }
+
+                if (otlp)
+                {
+                    metrics.AddOtlpExporter();
+                }
+            })
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(WorkersTelemetry.Name, MassTransitInstrumentation);
+                if (otlp)
+                {
+                    tracing.AddOtlpExporter();
+                }
+            });
     }
 
     // Options validation reports a bad timeout at start; until then, never configure the host with it.

@@ -1,14 +1,18 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
+using Workers.Hosting;
 using Workers.Sample;
 using Workers.Sample.Demo;
 
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
-builder.AddSample();
-
 if (args.Contains("--demo"))
 {
-    return await DemoRunner.RunAsync(builder, args);
+    var demo = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+    return await DemoRunner.RunAsync(demo.AddSample(), args);
 }
 
-await builder.Build().RunAsync();
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.AddSample();
+var app = builder.Build();
+app.MapWorkersEndpoints();
+await app.RunAsync();
 return 0;

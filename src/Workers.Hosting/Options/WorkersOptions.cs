@@ -24,6 +24,9 @@ public sealed class WorkersOptions
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = DefaultShutdownTimeout;
 
+    /// <summary>Metrics and traces (OpenTelemetry).</summary>
+    public TelemetryOptions Telemetry { get; set; } = new();
+
     /// <summary>Per receive endpoint (queue name) settings: queue type, prefetch, concurrency.</summary>
     public IDictionary<string, EndpointOptions> Endpoints { get; } = new Dictionary<string, EndpointOptions>(StringComparer.Ordinal);
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Workers.Hosting;
@@ -7,12 +8,17 @@ namespace Workers.Hosting;
 /// Validates <see cref="WorkersOptions"/> as a whole and reports every error at once, each with the option's
 /// configuration path (e.g. <c>Workers:Endpoints:orders:PrefetchCount</c>). Never echoes a password.
 /// </summary>
-internal sealed class WorkersOptionsValidator : IValidateOptions<WorkersOptions>
+internal sealed class WorkersOptionsValidator(IConfiguration? configuration = null) : IValidateOptions<WorkersOptions>
 {
     public ValidateOptionsResult Validate(string? name, WorkersOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = Collect(options);
+        if (configuration is not null)
+        {
+            UnknownSettings.Collect(configuration.GetSection(WorkersOptions.SectionName), typeof(WorkersOptions), errors);
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

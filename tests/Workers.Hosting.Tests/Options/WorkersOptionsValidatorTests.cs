@@ -87,6 +87,28 @@ public sealed class WorkersOptionsValidatorTests
     }
 
     [Fact]
+    public void UnknownKey_UnderWorkersSection_IsReportedWithItsPath()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Workers:Endpoints:orders:Prefetch"] = "10",
+            ["Workers:RabbitMq:Urii"] = "amqp://x",
+            ["Workers:RabbitMq:ClusterNodes:0"] = "h:1",
+            ["Workers:Telemetry:Prometheus"] = "false",
+        }).Build();
+        var options = new WorkersOptions();
+        configuration.GetSection("Workers").Bind(options);
+
+        var result = new WorkersOptionsValidator(configuration).Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Equal(2, result.Failures!.Count());
+        Assert.Contains("Workers:Endpoints:orders:Prefetch is not a known setting", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("PrefetchCount", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Workers:RabbitMq:Urii is not a known setting", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BrokerAddress_ParsesVirtualHostAndCredentials_AndMasksThePassword()
     {
         Assert.True(BrokerAddress.TryParse("amqp://user:p%40ss@h:5673/my%2Fvhost", out var address, out _));

@@ -1,0 +1,57 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Workers.Hosting;
+
+/// <summary>Maps the worker's HTTP endpoints: liveness, readiness and the Prometheus scrape.</summary>
+public static class WorkersEndpointRouteBuilderExtensions
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+
+    /// <summary>
+    /// Maps <c>/health/live</c> (200 while the host runs), <c>/health/ready</c> (JSON: overall status and each
+    /// check's status and description; 200 only when healthy, 503 when degraded — broker unreachable, a circuit
+    /// open, outbox lag over its threshold — or unhealthy) and <c>/metrics</c> (Prometheus text format).
+    /// </summary>
+    /// <param name="endpoints">The application's endpoint builder.</param>
+    public static IEndpointRouteBuilder MapWorkersEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapHealthChecks(WorkersHealth.LivePath, new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(WorkersHealth.LiveTag),
+            ResponseWriter = WriteReport,
+        });
+        endpoints.MapHealthChecks(WorkersHealth.ReadyPath, new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(WorkersHealth.ReadyTag),
+            ResponseWriter = WriteReport,
+            ResultStatusCodes =
+            {
+                [HealthStatus.Healthy] = StatusCodes.Status200OK,
+                [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable,
+                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+            },
+        });
+        endpoints.MapPrometheusScrapingEndpoint(WorkersHealth.MetricsPath);
+        return endpoints;
+    }
+
+    private static Task WriteReport(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json; charset=utf-8";
+        var body = new
+        {
+            status = report.Status.ToString(),
+            durationMs = Math.Round(report.TotalDuration.TotalMilliseconds, 1),
+            checks = report.Entries.ToDictionary(
+                e => e.Key,
+                e => new { status = e.Value.Status.ToString(), description = e.Value.Description, error = e.Value.Exception?.Message }),
+        };
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body, Json), context.RequestAborted);
+    }
+}

@@ -1,0 +1,17 @@
+namespace Workers.Hosting;
+
+/// <summary>
+/// Metrics and traces through OpenTelemetry: the <c>Workers</c> and <c>MassTransit</c> meters and activity sources.
+/// OTLP export turns on when the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> variable is set.
+/// </summary>
+public sealed class TelemetryOptions
+{
+    /// <summary>Environment variable of the OTLP endpoint (OpenTelemetry's own name).</summary>
+    public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+    /// <summary>Register OpenTelemetry metrics and tracing (on by default).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Serve the Prometheus scrape endpoint (<c>/metrics</c>, mapped by <c>MapWorkersEndpoints</c>).</summary>
+    public bool Prometheus { get; set; } = true;
+}

@@ -1,0 +1,118 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Workers.Hosting;
+using Workers.Testing;
+using Xunit;
+
+namespace Workers.IntegrationTests.Hosting;
+
+/// <summary>
+/// The sample worker as a real process, configured by environment variables as in a container: its HTTP
+/// endpoints (liveness, readiness with the broker up and unreachable, Prometheus metrics) and its graceful stop on SIGTERM.
+/// </summary>
+public sealed partial class WorkerEndpointsTests : IClassFixture<RabbitMqTestVhost>
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+    private readonly RabbitMqTestVhost vhost;
+
+    public WorkerEndpointsTests(RabbitMqTestVhost vhost) => this.vhost = vhost;
+
+    [Fact]
+    public async Task AllWell_ReadyAndLive_MetricsCountConsumption_AndSigtermExitsCleanly()
+    {
+        await using var worker = StartWorker(vhost.Uri);
+        using var http = new HttpClient { BaseAddress = await worker.WaitForListeningAsync(Bound) };
+        var ready = await WaitForReady(http, r => r.Code == HttpStatusCode.OK, worker);
+        Assert.Equal("Healthy", ready.Status);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(WorkersHealth.LivePath, TestContext.Current.CancellationToken)).StatusCode);
+
+        await MassTransitEnvelope.PublishAsync(vhost, "Workers.Sample.Contracts:SubmitOrder", new { orderId = Guid.NewGuid(), customerId = "c-1", amount = 12.5m }, cancellationToken: TestContext.Current.CancellationToken);
+        var consumed = await WaitForMetric(http, "messaging_masstransit_consume_ea_total", n => n >= 2, worker);
+
+        Assert.True(consumed >= 2, "the order and its OrderAccepted event are counted");
+        worker.Terminate();
+        Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("Application is shutting down", worker.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BrokerUnreachable_ReadinessIs503_LivenessStays200_AndBothRecover()
+    {
+        var broker = vhost.Uri;
+        await using var proxy = new TcpProxy(broker.Host, broker.Port);
+        await using var worker = StartWorker(new UriBuilder(broker) { Port = proxy.Port }.Uri);
+        using var http = new HttpClient { BaseAddress = await worker.WaitForListeningAsync(Bound) };
+        await WaitForReady(http, r => r.Code == HttpStatusCode.OK, worker);
+
+        proxy.Cut();
+        var down = await WaitForReady(http, r => r.Code == HttpStatusCode.ServiceUnavailable, worker);
+
+        Assert.Contains(down.Status, new[] { "Degraded", "Unhealthy" });
+        Assert.Contains("masstransit-bus", down.Body, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(WorkersHealth.LivePath, TestContext.Current.CancellationToken)).StatusCode);
+
+        proxy.Restore();
+        var up = await WaitForReady(http, r => r.Code == HttpStatusCode.OK, worker);
+        Assert.Equal("Healthy", up.Status);
+    }
+
+    private static WorkerProcess StartWorker(Uri broker) =>
+        WorkerProcess.Start(WorkerProcess.ProjectAssembly("Workers.Sample"), new Dictionary<string, string>
+        {
+            ["WORKERS_RABBITMQ_URI"] = broker.ToString(),
+            ["Workers__ShutdownTimeout"] = "00:00:10",
+            ["Sample__Payment__LatencyMs"] = "0",
+            ["Urls"] = "http://127.0.0.1:0",
+        });
+
+    private static async Task<(HttpStatusCode Code, string Status, string Body)> ReadyAsync(HttpClient http)
+    {
+        using var response = await http.GetAsync(WorkersHealth.ReadyPath, TestContext.Current.CancellationToken);
+        var body = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        using var json = JsonDocument.Parse(body);
+        return (response.StatusCode, json.RootElement.GetProperty("status").GetString()!, body);
+    }
+
+    private static async Task<(HttpStatusCode Code, string Status, string Body)> WaitForReady(HttpClient http, Func<(HttpStatusCode Code, string Status, string Body), bool> condition, WorkerProcess worker)
+    {
+        var deadline = DateTime.UtcNow + Bound;
+        while (true)
+        {
+            var ready = await ReadyAsync(http);
+            if (condition(ready))
+            {
+                return ready;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Readiness did not reach the expected state within {Bound}; last: {ready.Code} {ready.Body}\n{worker.Output}");
+            }
+
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+    }
+
+    private static async Task<double> WaitForMetric(HttpClient http, string name, Func<double, bool> condition, WorkerProcess worker)
+    {
+        var deadline = DateTime.UtcNow + Bound;
+        var last = 0.0;
+        while (DateTime.UtcNow < deadline)
+        {
+            var text = await http.GetStringAsync(WorkersHealth.MetricsPath, TestContext.Current.CancellationToken);
+            last = MetricLine().Matches(text).Where(m => m.Groups[1].Value == name).Sum(m => double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+            if (condition(last))
+            {
+                return last;
+            }
+
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+
+        throw new TimeoutException($"Metric {name} stayed at {last}.\n{worker.Output}");
+    }
+
+    [GeneratedRegex(@"^(\w+)(?:\{[^}]*\})? ([0-9.eE+-]+)", RegexOptions.Multiline)]
+    private static partial Regex MetricLine();
+}

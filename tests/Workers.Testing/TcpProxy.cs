@@ -1,0 +1,136 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Workers.Testing;
+
+/// <summary>
+/// A loopback TCP proxy in front of a service, so that one test can take "the network" away from its
+/// client without touching the shared server: <see cref="Cut"/> drops every connection and refuses new ones,
+/// <see cref="Restore"/> accepts again.
+/// </summary>
+public sealed class TcpProxy : IAsyncDisposable
+{
+    private readonly TcpListener listener;
+    private readonly IPEndPoint target;
+    private readonly CancellationTokenSource stopping = new();
+    private readonly List<TcpClient> open = [];
+    private readonly Task acceptLoop;
+    private volatile bool cut;
+
+    /// <summary>Starts a proxy on 127.0.0.1 (a free port) forwarding to <paramref name="targetHost"/>:<paramref name="targetPort"/>.</summary>
+    public TcpProxy(string targetHost, int targetPort)
+    {
+        target = new IPEndPoint(Dns.GetHostAddresses(targetHost).First(a => a.AddressFamily == AddressFamily.InterNetwork), targetPort);
+        listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        Port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        acceptLoop = AcceptAsync();
+    }
+
+    /// <summary>The proxy's port on 127.0.0.1.</summary>
+    public int Port { get; }
+
+    /// <summary>Connections accepted so far.</summary>
+    public int Accepted { get; private set; }
+
+    /// <summary>Drops every open connection (a reset) and refuses new ones until <see cref="Restore"/>.</summary>
+    public void Cut()
+    {
+        cut = true;
+        lock (open)
+        {
+            foreach (var client in open)
+            {
+                client.Client.LingerState = new LingerOption(true, 0);
+                client.Dispose();
+            }
+
+            open.Clear();
+        }
+    }
+
+    /// <summary>Accepts connections again.</summary>
+    public void Restore() => cut = false;
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await stopping.CancelAsync();
+        listener.Stop();
+        Cut();
+        try
+        {
+            await acceptLoop;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        stopping.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await listener.AcceptTcpClientAsync(stopping.Token);
+            }
+            catch (Exception) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+
+            if (cut)
+            {
+                client.Client.LingerState = new LingerOption(true, 0);
+                client.Dispose();
+                continue;
+            }
+
+            Accepted++;
+            _ = PipeAsync(client);
+        }
+    }
+
+    private async Task PipeAsync(TcpClient client)
+    {
+        var upstream = new TcpClient();
+        try
+        {
+            await upstream.ConnectAsync(target, stopping.Token);
+            lock (open)
+            {
+                open.Add(client);
+                open.Add(upstream);
+            }
+
+            using var both = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+            var a = client.GetStream().CopyToAsync(upstream.GetStream(), both.Token);
+            var b = upstream.GetStream().CopyToAsync(client.GetStream(), both.Token);
+            await Task.WhenAny(a, b);
+            await both.CancelAsync();
+        }
+        catch (Exception)
+        {
+            // A cut or a closed peer ends the pipe; both sides are closed below.
+        }
+        finally
+        {
+            lock (open)
+            {
+                open.Remove(client);
+                open.Remove(upstream);
+            }
+
+            client.Dispose();
+            upstream.Dispose();
+        }
+    }
+}
