@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -30,11 +29,17 @@ internal static class MassTransitEnvelope
         var envelope = new JsonObject
         {
             ["messageId"] = messageId.ToString("D"),
+            ["requestId"] = null,
+            ["correlationId"] = null,
             ["conversationId"] = conversationId.ToString("D"),
+            ["initiatorId"] = null,
             ["sourceAddress"] = sourceAddress.ToString(),
             ["destinationAddress"] = destinationAddress.ToString(),
+            ["responseAddress"] = null,
+            ["faultAddress"] = null,
             ["messageType"] = new JsonArray(messageTypeUrn),
             ["message"] = message.DeepClone(),
+            ["expirationTime"] = null,
             ["sentTime"] = sentTime.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
             ["headers"] = headerObject,
             ["host"] = HostInfo.DeepClone(),
@@ -42,10 +47,13 @@ internal static class MassTransitEnvelope
         return JsonSerializer.SerializeToUtf8Bytes(envelope);
     }
 
-    /// <summary>The AMQP properties MassTransit sets: persistent, content type, message id, the headers as transport headers.</summary>
+    /// <summary>
+    /// The AMQP properties MassTransit sets: persistent, content type, message id; custom headers go both to the
+    /// envelope and to the transport headers (MassTransit reads either).
+    /// </summary>
     public static BasicProperties CreateProperties(Guid messageId, IReadOnlyDictionary<string, string> headers)
     {
-        var transportHeaders = new Dictionary<string, object?>(StringComparer.Ordinal) { ["Content-Type"] = ContentType };
+        var transportHeaders = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var (key, value) in headers)
         {
             transportHeaders[key] = value;
@@ -82,7 +90,4 @@ internal static class MassTransitEnvelope
             ["operatingSystemVersion"] = RuntimeInformation.OSDescription,
         };
     }
-
-    /// <summary>The version of this tool, shown in the envelope's host block.</summary>
-    public static string? ToolVersion => typeof(MassTransitEnvelope).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
 }
