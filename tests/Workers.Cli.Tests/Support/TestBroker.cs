@@ -220,7 +220,7 @@ internal sealed class TestConsumers
             throw behaviour == "timeout" || typeof(T) == typeof(PaymentCaptured) ? new TimeoutException("simulated timeout") : new InvalidOperationException("simulated failure");
         }
 
-        Received.Enqueue((context.MessageId?.ToString("D") ?? "?", typeof(T).Name, context.Headers.Get<string>(Resilience.WorkersHeaders.ReplayId), context.Headers.GetAll().Select(h => h.Key).ToList()));
+        Received.Enqueue((context.MessageId?.ToString("D") ?? "?", typeof(T).Name, context.ReceiveContext.TransportHeaders.Get<string>(Resilience.WorkersHeaders.ReplayId), context.Headers.GetAll().Concat(context.ReceiveContext.TransportHeaders.GetAll()).Select(h => h.Key).ToList()));
         return Task.CompletedTask;
     }
 }
