@@ -70,7 +70,7 @@ internal static class DeadLetterCommands
                 await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{snapshot.Messages.Count} of {snapshot.TotalAtStart} message(s) in '{errorQueue}' shown; the queue is unchanged."));
             }
 
-            await WarnAboutConsumersAsync(console, snapshot);
+            await WarnAboutSnapshotAsync(console, snapshot);
             return ExitCodes.Ok;
         });
         return command;
@@ -159,11 +159,16 @@ internal static class DeadLetterCommands
         return command;
     }
 
-    internal static async Task WarnAboutConsumersAsync(CliConsole console, DeadLetterSnapshot snapshot)
+    internal static async Task WarnAboutSnapshotAsync(CliConsole console, DeadLetterSnapshot snapshot)
     {
         if (snapshot.Consumers > 0)
         {
             await console.Error.WriteLineAsync($"warning: '{snapshot.Queue}' has {snapshot.Consumers} consumer(s); messages they hold were not seen.");
+        }
+
+        if (snapshot.Messages.Any(m => m.Headers.ContainsKey("x-delivery-count")))
+        {
+            await console.Error.WriteLineAsync($"warning: '{snapshot.Queue}' is a quorum queue: order is kept, but each read counts as a delivery (x-delivery-count); with a delivery-limit, repeated reads could dead-letter messages.");
         }
     }
 

@@ -17,6 +17,9 @@ namespace Workers.Cli.DeadLetters;
 internal static class ReplayCommand
 {
     public static readonly TimeSpan DefaultCanaryWait = TimeSpan.FromSeconds(30);
+    /// <summary>Set by quorum queues on each delivery; an artefact of the dead-letter queue, not of the message.</summary>
+    private const string DeliveryCountHeader = "x-delivery-count";
+
     private static readonly TimeSpan CanaryPollInterval = TimeSpan.FromMilliseconds(200);
 
     public static Command Create(CliConsole console, ConnectionSettings connections)
@@ -96,7 +99,7 @@ internal static class ReplayCommand
             await console.Out.WriteLineAsync($"  skip {message.MessageId ?? "?"}: {reason}");
         }
 
-        await DeadLetterCommands.WarnAboutConsumersAsync(console, snapshot);
+        await DeadLetterCommands.WarnAboutSnapshotAsync(console, snapshot);
         if (request.DryRun)
         {
             foreach (var (message, target) in plan)
@@ -204,7 +207,7 @@ internal static class ReplayCommand
         foreach (var (key, value) in message.Headers)
         {
             if (!WorkersHeaders.FaultHeaderPrefixes.Any(prefix => key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
-                && key != WorkersHeaders.ReplayId && key != WorkersHeaders.ReplayedAt)
+                && key != WorkersHeaders.ReplayId && key != WorkersHeaders.ReplayedAt && key != DeliveryCountHeader)
             {
                 headers[key] = value;
             }
