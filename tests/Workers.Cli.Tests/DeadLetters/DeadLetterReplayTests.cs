@@ -84,6 +84,43 @@ public sealed class DeadLetterReplayTests : IClassFixture<RabbitMqTestVhost>, IA
     }
 
     [Fact]
+    public async Task CanaryThatPasses_ReplaysTheRest()
+    {
+        var consumers = new TestConsumers();
+        await using var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-canary-ok", consumers.Configure));
+        var (orders, payments) = await broker.SeedMassTransitDeadLettersAsync(bus, consumers, "replay-canary-ok", orders: 3, payments: 2);
+        consumers.FailAll = false;
+
+        var result = await CliRunner.RunAsync(broker.Args("dlq", "replay", "replay-canary-ok", "--canary", "2", "--canary-wait", "2"), cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("did not fail within 2 s", result.Error, StringComparison.Ordinal);
+        Assert.Contains("matched 5, replayed 5, skipped 0, failed 0", result.Output, StringComparison.Ordinal);
+        await consumers.WaitForAsync(c => c.Received.Count >= 5, Timeout);
+        Assert.Equal(orders.Concat(payments).Order(), consumers.Received.Select(r => r.MessageId).Order());
+        Assert.Equal(0u, await broker.ReadyCountAsync("replay-canary-ok_error"));
+    }
+
+    [Fact]
+    public async Task TimeWindowAndMax_SelectByLastFailure_FromTheHead()
+    {
+        await broker.DeclareQueueAsync("replay-window-target");
+        var old = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var ids = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            ids.Add(await broker.PublishWorkersDeadLetterAsync("replay-window_error", "replay-window-target", new OrderSubmitted { Number = i }, "System.TimeoutException", 2, old.AddDays(i)));
+        }
+
+        // Days 1..4 match the window; --max 2 takes the first two of them in queue order.
+        var result = await CliRunner.RunAsync(broker.Args("dlq", "replay", "replay-window", "--since", "2026-01-02T00:00:00Z", "--until", "2026-01-05T00:00:00Z", "--max", "2"), cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal([ids[1], ids[2]], (await broker.DrainAsync("replay-window-target")).Select(m => m.MessageId).ToList());
+        Assert.Equal([ids[0], ids[3], ids[4], ids[5]], (await broker.DrainAsync("replay-window_error")).Select(m => m.MessageId).ToList());
+    }
+
+    [Fact]
     public async Task DryRun_ChangesNothing()
     {
         var consumers = new TestConsumers();
