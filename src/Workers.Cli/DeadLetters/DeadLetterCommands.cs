@@ -41,7 +41,7 @@ internal static class DeadLetterCommands
 
             await using var broker = await BrokerClient.ConnectAsync(connections.GetRabbitMqUri(parse, console), cancellationToken);
             var errorQueue = QueueNames.ErrorQueueOf(parse.GetValue(queue)!);
-            await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, errorQueue, parse.GetValue(limit), cancellationToken);
+            await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, errorQueue, parse.GetValue(limit), console.Time, cancellationToken);
             await snapshot.ReleaseAsync(cancellationToken);
             if (parse.GetValue(json))
             {
@@ -85,7 +85,7 @@ internal static class DeadLetterCommands
         {
             await using var broker = await BrokerClient.ConnectAsync(connections.GetRabbitMqUri(parse, console), cancellationToken);
             var errorQueue = QueueNames.ErrorQueueOf(parse.GetValue(queue)!);
-            await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, errorQueue, limit: null, cancellationToken);
+            await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, errorQueue, limit: null, console.Time, cancellationToken);
             await snapshot.ReleaseAsync(cancellationToken);
             var wanted = parse.GetValue(id)!;
             var message = snapshot.Messages.FirstOrDefault(m => string.Equals(m.MessageId, wanted, StringComparison.OrdinalIgnoreCase))
@@ -138,7 +138,7 @@ internal static class DeadLetterCommands
 
             await using var broker = await BrokerClient.ConnectAsync(connections.GetRabbitMqUri(parse, console), cancellationToken);
             var errorQueue = QueueNames.ErrorQueueOf(parse.GetValue(queue)!);
-            await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, errorQueue, limit: null, cancellationToken);
+            await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, errorQueue, limit: null, console.Time, cancellationToken);
             var matched = snapshot.Messages.Where(filter.Matches).ToList();
             await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{matched.Count} of {snapshot.Messages.Count} message(s) in '{errorQueue}' match."));
             if (!parse.GetValue(yes))

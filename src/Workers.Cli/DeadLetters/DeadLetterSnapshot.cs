@@ -12,14 +12,18 @@ namespace Workers.Cli.DeadLetters;
 /// </summary>
 internal sealed class DeadLetterSnapshot : IAsyncDisposable
 {
+    private static readonly TimeSpan RequeueWait = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan RequeuePollInterval = TimeSpan.FromMilliseconds(50);
     private readonly IChannel channel;
+    private readonly TimeProvider time;
     private readonly List<DeadLetterMessage> messages = [];
     private readonly HashSet<ulong> settled = [];
     private ulong highestTag;
 
-    private DeadLetterSnapshot(IChannel channel, string queue, uint consumers)
+    private DeadLetterSnapshot(IChannel channel, string queue, uint consumers, TimeProvider time)
     {
         this.channel = channel;
+        this.time = time;
         Queue = queue;
         Consumers = consumers;
     }
@@ -34,11 +38,11 @@ internal sealed class DeadLetterSnapshot : IAsyncDisposable
 
     public IReadOnlyList<DeadLetterMessage> Messages => messages;
 
-    public static async Task<DeadLetterSnapshot> TakeAsync(BrokerClient broker, string queue, int? limit, CancellationToken cancellationToken)
+    public static async Task<DeadLetterSnapshot> TakeAsync(BrokerClient broker, string queue, int? limit, TimeProvider time, CancellationToken cancellationToken)
     {
         var state = await broker.RequireQueueAsync(queue, cancellationToken);
         var channel = await broker.OpenChannelAsync(cancellationToken);
-        var snapshot = new DeadLetterSnapshot(channel, queue, state.ConsumerCount) { TotalAtStart = state.MessageCount };
+        var snapshot = new DeadLetterSnapshot(channel, queue, state.ConsumerCount, time) { TotalAtStart = state.MessageCount };
         try
         {
             var wanted = limit is { } max ? Math.Min(max, state.MessageCount) : state.MessageCount;
@@ -83,15 +87,34 @@ internal sealed class DeadLetterSnapshot : IAsyncDisposable
         settled.Add(message.DeliveryTag);
     }
 
-    /// <summary>Puts every message still held back in the queue, in its original position.</summary>
-    public async Task ReleaseAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Puts every message still held back in the queue, in its original position, and waits until the broker has
+    /// done so: the broker requeues asynchronously (thousands of messages take a noticeable time), and a command
+    /// started right after this one must see the whole queue again.
+    /// </summary>
+    public async Task<bool> ReleaseAsync(CancellationToken cancellationToken)
     {
-        if (highestTag != 0 && channel.IsOpen && settled.Count < (int)highestTag)
+        if (highestTag == 0 || !channel.IsOpen || settled.Count >= (int)highestTag)
         {
-            await channel.BasicNackAsync(highestTag, multiple: true, requeue: true, cancellationToken);
+            highestTag = 0;
+            return true;
         }
 
+        await channel.BasicNackAsync(highestTag, multiple: true, requeue: true, cancellationToken);
         highestTag = 0;
+        var expected = TotalAtStart - settled.Count;
+        var started = time.GetTimestamp();
+        while ((await channel.QueueDeclarePassiveAsync(Queue, cancellationToken)).MessageCount < expected)
+        {
+            if (time.GetElapsedTime(started) > RequeueWait)
+            {
+                return false;
+            }
+
+            await Task.Delay(RequeuePollInterval, time, cancellationToken);
+        }
+
+        return true;
     }
 
     public async ValueTask DisposeAsync()

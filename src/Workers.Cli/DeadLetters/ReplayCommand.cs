@@ -20,6 +20,9 @@ internal static class ReplayCommand
     /// <summary>Set by quorum queues on each delivery; an artefact of the dead-letter queue, not of the message.</summary>
     private const string DeliveryCountHeader = "x-delivery-count";
 
+    /// <summary>Publishes awaiting their confirms at once (without --rate); each dead letter is still removed only after its own confirm.</summary>
+    private const int ConfirmWindow = 100;
+
     private static readonly TimeSpan CanaryPollInterval = TimeSpan.FromMilliseconds(200);
 
     public static Command Create(CliConsole console, ConnectionSettings connections)
@@ -62,7 +65,7 @@ internal static class ReplayCommand
             throw new CliException($"replay target queue '{explicitTarget}' does not exist in vhost '{broker.VirtualHost}'; nothing was replayed.");
         }
 
-        await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, request.Queue, limit: null, cancellationToken);
+        await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, request.Queue, limit: null, console.Time, cancellationToken);
         var replayId = Guid.NewGuid().ToString("N");
         var matched = snapshot.Messages.Where(request.Filter.Matches).Take(request.Max ?? int.MaxValue).ToList();
         var plan = new List<(DeadLetterMessage Message, string Target)>();
@@ -131,6 +134,8 @@ internal static class ReplayCommand
         var channel = await broker.OpenConfirmedChannelAsync(cancellationToken);
         var progress = new ProgressReporter(console, "replayed", plan.Count);
         var pacer = new Pacer(request.Rate, console.Time);
+        var window = request.Rate is null ? ConfirmWindow : 1;
+        var batch = new List<(DeadLetterMessage Message, string Target, Task Confirmed)>(window);
         int replayed = 0, failed = 0;
         try
         {
@@ -139,32 +144,53 @@ internal static class ReplayCommand
                 var (message, target) = plan[i];
                 await pacer.WaitAsync(cancellationToken);
                 var properties = CreateReplayProperties(message, replayId, console.Time.GetUtcNow());
-                try
+
+                // mandatory: a message the broker cannot route is a failure, not a silent drop.
+                batch.Add((message, target, channel.BasicPublishAsync(string.Empty, target, mandatory: true, properties, message.Body, cancellationToken).AsTask()));
+                var canaryDone = request.Canary is { } k && i + 1 == k;
+                if (batch.Count < window && !canaryDone && i < plan.Count - 1)
                 {
-                    // Confirmed by the broker (mandatory: an unroutable message is a failure) BEFORE the dead letter is removed.
-                    await channel.BasicPublishAsync(string.Empty, target, mandatory: true, properties, message.Body, cancellationToken);
-                }
-                catch (PublishException exception)
-                {
-                    failed++;
-                    progress.Complete();
-                    return (replayed, failed, exception.IsReturn ? $"'{target}' could not be routed to" : $"the broker refused the message for '{target}'");
+                    continue;
                 }
 
-                await snapshot.RemoveAsync(message, cancellationToken);
-                replayed++;
+                // Each dead letter is removed only after the broker confirmed its copy; a failed one stays.
+                string? stopped = null;
+                foreach (var (pending, pendingTarget, confirmed) in batch)
+                {
+                    try
+                    {
+                        await confirmed;
+                    }
+                    catch (PublishException exception)
+                    {
+                        failed++;
+                        stopped ??= exception.IsReturn ? $"'{pendingTarget}' could not be routed to" : $"the broker refused the message for '{pendingTarget}'";
+                        continue;
+                    }
+
+                    await snapshot.RemoveAsync(pending, cancellationToken);
+                    replayed++;
+                }
+
+                batch.Clear();
                 progress.Report(replayed);
-                if (request.Canary is { } canary && replayed == canary && i < plan.Count - 1)
+                if (stopped is not null)
                 {
                     progress.Complete();
-                    var canaryIds = plan.Take(canary).Select(p => p.Message.MessageId).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
+                    return (replayed, failed, stopped);
+                }
+
+                if (canaryDone && i < plan.Count - 1)
+                {
+                    progress.Complete();
+                    var canaryIds = plan.Take(i + 1).Select(p => p.Message.MessageId).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
                     var failedAgain = await WatchCanariesAsync(console, snapshot, replayId, canaryIds, request.CanaryWait, cancellationToken);
                     if (failedAgain is not null)
                     {
                         return (replayed, failed, $"canary message {failedAgain.MessageId} failed again ({DeadLetterCommands.Describe(failedAgain)})");
                     }
 
-                    await console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"canary: {canary} message(s) did not fail within {request.CanaryWait.TotalSeconds:0.#} s; replaying the rest."));
+                    await console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"canary: {i + 1} message(s) did not fail within {request.CanaryWait.TotalSeconds:0.#} s; replaying the rest."));
                 }
             }
         }
