@@ -66,6 +66,25 @@ public sealed class DeadLetterListTests : IClassFixture<RabbitMqTestVhost>, IAsy
     }
 
     [Fact]
+    public async Task BackToBackReads_OfALargeQueue_EachSeeEveryMessage()
+    {
+        await broker.DeclareQueueAsync("list-large");
+        await broker.DeclareQueueAsync("list-large_error");
+        var seeded = await CliRunner.RunAsync(broker.Args("publish", "list-large_error", "--type", typeof(OrderSubmitted).FullName!, "--body", "{}", "--count", "2000", "--header", "Workers-Fault-Queue=list-large"), cancellationToken: TestContext.Current.CancellationToken);
+        Assert.True(seeded.ExitCode == 0, seeded.ToString());
+
+        // The broker requeues asynchronously; each command waits for it, so the next one sees the whole queue.
+        var first = await CliRunner.RunAsync(broker.Args("dlq", "list", "list-large"), cancellationToken: TestContext.Current.CancellationToken);
+        var second = await CliRunner.RunAsync(broker.Args("dlq", "replay", "list-large", "--dry-run"), cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Contains("2000 of 2000 message(s)", first.Output, StringComparison.Ordinal);
+        Assert.Contains("matched 2000,", second.Output, StringComparison.Ordinal);
+        Assert.Equal(2000u, await broker.ReadyCountAsync("list-large_error"));
+    }
+
+    [Fact]
     public async Task Show_PrintsHeadersAndBody_AndKeepsTheMessage()
     {
         var id = await broker.PublishWorkersDeadLetterAsync("show-one_error", "show-one", new OrderSubmitted { Number = 42 }, "System.TimeoutException", 3, DateTimeOffset.UtcNow);
