@@ -42,7 +42,7 @@ internal static class DeadLetterCommands
             await using var broker = await BrokerClient.ConnectAsync(connections.GetRabbitMqUri(parse, console), cancellationToken);
             var errorQueue = QueueNames.ErrorQueueOf(parse.GetValue(queue)!);
             await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, errorQueue, parse.GetValue(limit), console.Time, cancellationToken);
-            await snapshot.ReleaseAsync(cancellationToken);
+            await ReleaseAsync(console, snapshot, cancellationToken);
             if (parse.GetValue(json))
             {
                 var array = new JsonArray(snapshot.Messages.Select(m => (JsonNode)new JsonObject
@@ -86,7 +86,7 @@ internal static class DeadLetterCommands
             await using var broker = await BrokerClient.ConnectAsync(connections.GetRabbitMqUri(parse, console), cancellationToken);
             var errorQueue = QueueNames.ErrorQueueOf(parse.GetValue(queue)!);
             await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, errorQueue, limit: null, console.Time, cancellationToken);
-            await snapshot.ReleaseAsync(cancellationToken);
+            await ReleaseAsync(console, snapshot, cancellationToken);
             var wanted = parse.GetValue(id)!;
             var message = snapshot.Messages.FirstOrDefault(m => string.Equals(m.MessageId, wanted, StringComparison.OrdinalIgnoreCase))
                 ?? throw new CliException($"message '{wanted}' is not in '{errorQueue}' ({snapshot.Messages.Count} message(s) searched).");
@@ -143,7 +143,7 @@ internal static class DeadLetterCommands
             await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{matched.Count} of {snapshot.Messages.Count} message(s) in '{errorQueue}' match."));
             if (!parse.GetValue(yes))
             {
-                await snapshot.ReleaseAsync(cancellationToken);
+                await ReleaseAsync(console, snapshot, cancellationToken);
                 throw CliException.Usage($"nothing purged: re-run with --yes to delete the {matched.Count} matching message(s).");
             }
 
@@ -152,11 +152,20 @@ internal static class DeadLetterCommands
                 await snapshot.RemoveAsync(message, cancellationToken);
             }
 
-            await snapshot.ReleaseAsync(cancellationToken);
+            await ReleaseAsync(console, snapshot, cancellationToken);
             await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"purged {matched.Count} message(s) from '{errorQueue}'; {snapshot.Messages.Count - matched.Count} kept in their original order."));
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>Returns the messages still held; warns when the broker did not show them back in time.</summary>
+    internal static async Task ReleaseAsync(CliConsole console, DeadLetterSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        if (!await snapshot.ReleaseAsync(cancellationToken))
+        {
+            await console.Error.WriteLineAsync($"warning: the broker had not shown every message back in '{snapshot.Queue}' after 30 s (another reader or consumer?); nothing is lost, the broker finishes on its own.");
+        }
     }
 
     internal static async Task WarnAboutSnapshotAsync(CliConsole console, DeadLetterSnapshot snapshot)

@@ -110,14 +110,14 @@ internal static class ReplayCommand
                 await console.Out.WriteLineAsync($"  would replay {message.MessageId ?? "?"} ({message.DisplayType}) -> '{target}'");
             }
 
-            await snapshot.ReleaseAsync(cancellationToken);
+            await DeadLetterCommands.ReleaseAsync(console, snapshot, cancellationToken);
             await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"dry run: matched {matched.Count}, would replay {plan.Count}, skipped {skipped.Count}; nothing was changed."));
             return ExitCodes.Ok;
         }
 
         var outcome = await ReplayAsync(console, broker, snapshot, plan, replayId, request, cancellationToken);
-        await snapshot.ReleaseAsync(cancellationToken);
+        await DeadLetterCommands.ReleaseAsync(console, snapshot, cancellationToken);
         await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"replay {replayId} summary: matched {matched.Count}, replayed {outcome.Replayed}, skipped {skipped.Count}, failed {outcome.Failed}{(outcome.Stopped is null ? string.Empty : "; stopped: " + outcome.Stopped)}."));
         if (outcome.Stopped is not null)

@@ -40,7 +40,21 @@ internal sealed class HttpWorkerStatusSource : IWorkerStatusSource
         this.client = client;
     }
 
-    public async Task<WorkerStatus> GetAsync(CancellationToken cancellationToken) =>
-        await client.GetFromJsonAsync<WorkerStatus>(url, cancellationToken)
-            ?? throw new CliException($"worker status at {url.GetLeftPart(UriPartial.Path)} is empty.");
+    public async Task<WorkerStatus> GetAsync(CancellationToken cancellationToken)
+    {
+        var where = new UriBuilder(url) { UserName = string.Empty, Password = string.Empty, Query = string.Empty }.Uri;
+        try
+        {
+            return await client.GetFromJsonAsync<WorkerStatus>(url, cancellationToken)
+                ?? throw new CliException($"worker status at {where} is empty.");
+        }
+        catch (HttpRequestException exception)
+        {
+            throw new CliException($"worker status at {where}: {exception.Message}", exception);
+        }
+        catch (System.Text.Json.JsonException exception)
+        {
+            throw new CliException($"worker status at {where} is not a status document: {exception.Message}", exception);
+        }
+    }
 }

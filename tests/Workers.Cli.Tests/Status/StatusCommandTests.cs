@@ -111,6 +111,18 @@ public sealed class StatusCommandTests : IClassFixture<RabbitMqTestVhost>, IAsyn
         Assert.Contains("12 pending, lag 1.5 s", result.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Status_UnreachableWorkerUrl_FailsWithOneLine()
+    {
+        await broker.DeclareQueueAsync("status-no-worker");
+
+        var result = await CliRunner.RunAsync(broker.Args("status", "status-no-worker", "--worker-url", $"http://127.0.0.1:{FreePort()}/status", "--management", ManagementUri()), cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.True(result.HasOneLineError, result.ToString());
+        Assert.Contains("worker status at", result.Error, StringComparison.Ordinal);
+    }
+
     private static int FreePort()
     {
         using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
