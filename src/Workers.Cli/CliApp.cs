@@ -36,7 +36,16 @@ internal static class CliApp
         if (parse.Errors.Count > 0)
         {
             var messages = string.Join("; ", parse.Errors.Select(e => e.Message));
-            await console.Error.WriteLineAsync(console.Redact($"error: {messages} (see 'workers {parse.CommandResult.Command.Name} --help')".Replace("workers workers", "workers", StringComparison.Ordinal)));
+            var path = new List<string>();
+            for (var result = parse.CommandResult; result is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+            {
+                if (result.Command is not RootCommand)
+                {
+                    path.Insert(0, result.Command.Name);
+                }
+            }
+
+            await console.Error.WriteLineAsync(console.Redact($"error: {messages} (see 'workers {string.Join(' ', path.Append("--help"))}')"));
             return ExitCodes.Usage;
         }
 

@@ -82,6 +82,7 @@ public sealed class BadInputTests : IClassFixture<RabbitMqTestVhost>, IAsyncLife
         var badType = await RunAsync("publish", "orders", "--type", "not a type", "--body", "{}");
         var purgeAll = await RunAsync("dlq", "purge", "orders", "--all", "--type", "A.B", "--yes");
         var unknownOption = await RunAsync("dlq", "list", "orders", "--bogus");
+        var optionAsQueue = await RunAsync("dlq", "list", "--bogus");
         var missingType = await RunAsync("publish", "orders", "--body", "{}");
 
         AssertError(since, 2, "--since is later than --until");
@@ -90,6 +91,7 @@ public sealed class BadInputTests : IClassFixture<RabbitMqTestVhost>, IAsyncLife
         AssertError(badType, 2, "--type");
         AssertError(purgeAll, 2, "--all cannot be combined");
         AssertError(unknownOption, 2, "--bogus");
+        AssertError(optionAsQueue, 2, "unknown option '--bogus'");
         AssertError(missingType, 2, "--type");
     }
 

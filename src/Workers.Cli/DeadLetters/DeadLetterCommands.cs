@@ -24,7 +24,23 @@ internal static class DeadLetterCommands
     }
 
     internal static Argument<string> QueueArgument() =>
-        new("queue") { Description = "The endpoint's queue (its dead letters are in <queue>_error; an _error name is taken as is)." };
+        NotAnOption(new Argument<string>("queue") { Description = "The endpoint's queue (its dead letters are in <queue>_error; an _error name is taken as is)." });
+
+    /// <summary>Rejects a value that looks like an option (<c>--bogus</c>), which the parser would otherwise take as a name.</summary>
+    internal static Argument<T> NotAnOption<T>(Argument<T> argument)
+    {
+        argument.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens)
+            {
+                if (token.Value.StartsWith('-'))
+                {
+                    result.AddError($"unknown option '{token.Value}'.");
+                }
+            }
+        });
+        return argument;
+    }
 
     private static Command CreateList(CliConsole console, ConnectionSettings connections)
     {

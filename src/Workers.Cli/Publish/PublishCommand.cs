@@ -14,7 +14,7 @@ internal static class PublishCommand
 
     public static Command Create(CliConsole console, ConnectionSettings connections)
     {
-        var target = new Argument<string>("queue-or-exchange") { Description = "Queue (published through the default exchange) or exchange to publish to." };
+        var target = DeadLetters.DeadLetterCommands.NotAnOption(new Argument<string>("queue-or-exchange") { Description = "Queue (published through the default exchange) or exchange to publish to." });
         var type = new Option<string>("--type") { Description = "Message type: .NET full type name (Namespace.TypeName) or urn:message: URN.", Required = true };
         var body = new Option<string?>("--body") { Description = "The message as one JSON object." };
         var file = new Option<string?>("--file") { Description = "A JSON Lines file: one message (JSON object) per line." };

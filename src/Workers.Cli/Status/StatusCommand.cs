@@ -16,7 +16,7 @@ internal static class StatusCommand
 {
     public static Command Create(CliConsole console, ConnectionSettings connections)
     {
-        var queues = new Argument<string[]>("queue") { Description = "Only these endpoints (default: every queue of the vhost).", Arity = ArgumentArity.ZeroOrMore };
+        var queues = DeadLetters.DeadLetterCommands.NotAnOption(new Argument<string[]>("queue") { Description = "Only these endpoints (default: every queue of the vhost).", Arity = ArgumentArity.ZeroOrMore });
         var workerUrls = new Option<string[]>("--worker-url") { Description = "Status URL of a worker (circuit, bulkhead, outbox lag); repeatable." };
         var json = new Option<bool>("--json") { Description = "Write JSON instead of a table." };
         var command = new Command("status", "Show each endpoint's consumers, queue depth and dead-letter depth.") { queues, workerUrls, json };
