@@ -112,6 +112,16 @@ public sealed class BadInputTests : IClassFixture<RabbitMqTestVhost>, IAsyncLife
     }
 
     [Fact]
+    public async Task EnvironmentVariables_AreUsed_WhenNoOptionIsGiven()
+    {
+        var environment = new Dictionary<string, string?> { ["WORKERS_RABBITMQ_URI"] = vhost.Uri.ToString() };
+
+        var result = await CliRunner.RunAsync(["dlq", "list", "env-queue"], null, name => environment.GetValueOrDefault(name), TestContext.Current.CancellationToken);
+
+        AssertError(result, 1, $"unknown queue 'env-queue_error' in vhost '{vhost.Name}'");
+    }
+
+    [Fact]
     public async Task NoCommand_IsAUsageError_AndHelpSucceeds()
     {
         var none = await CliRunner.RunAsync([], cancellationToken: TestContext.Current.CancellationToken);

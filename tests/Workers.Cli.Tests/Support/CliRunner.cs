@@ -5,14 +5,17 @@ namespace Workers.Cli.Tests.Support;
 /// <summary>Runs the <c>workers</c> command in-process (captured writers) or as the built executable in a child process.</summary>
 internal static class CliRunner
 {
-    public static async Task<CliResult> RunAsync(string[] args, string? standardInput = null, CancellationToken cancellationToken = default)
+    public static Task<CliResult> RunAsync(string[] args, string? standardInput = null, CancellationToken cancellationToken = default) =>
+        RunAsync(args, standardInput, _ => null, cancellationToken);
+
+    public static async Task<CliResult> RunAsync(string[] args, string? standardInput, Func<string, string?> environment, CancellationToken cancellationToken = default)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
         using var input = new StringReader(standardInput ?? string.Empty);
         var console = new CliConsole(output, error, input, inputRedirected: standardInput is not null, interactive: false)
         {
-            Environment = _ => null,
+            Environment = environment,
         };
         var exitCode = await CliApp.RunAsync(args, console, cancellationToken);
         return new CliResult(exitCode, output.ToString(), error.ToString());
