@@ -1,1 +1,3 @@
-System.Console.WriteLine("placeholder");
+using Workers.Cli;
+
+return await CliApp.RunAsync(args, CliConsole.FromSystemConsole(), CancellationToken.None);

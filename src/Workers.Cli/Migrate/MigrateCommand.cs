@@ -1,0 +1,64 @@
+using System.CommandLine;
+using Npgsql;
+
+namespace Workers.Cli.Migrate;
+
+/// <summary>
+/// The seam to the outbox/inbox schema of Workers.Postgres: one call that applies it to a database and says what it did.
+/// </summary>
+internal delegate Task<string> ApplySchema(string connectionString, CancellationToken cancellationToken);
+
+/// <summary><c>workers migrate</c>: creates the database when missing, then applies the outbox/inbox schema.</summary>
+internal static class MigrateCommand
+{
+    /// <summary>
+    /// The schema step. PENDING: to be set to Workers.Postgres' schema method (e.g. <c>WorkersSchema.ApplyAsync</c>)
+    /// when that project lands; until then migrate only ensures the database exists and says so.
+    /// </summary>
+    internal static ApplySchema Schema { get; set; } = (_, _) => Task.FromResult("outbox/inbox schema: not applied (the Workers.Postgres schema step is not connected to the CLI yet).");
+
+    public static Command Create(CliConsole console, ConnectionSettings connections)
+    {
+        var command = new Command("migrate", "Create the database if missing and apply the outbox/inbox schema.");
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var connectionString = connections.GetPostgres(parse, console);
+            var database = new NpgsqlConnectionStringBuilder(connectionString).Database
+                ?? throw CliException.Usage("--postgres must name a Database.");
+            var created = await EnsureDatabaseAsync(connectionString, database, cancellationToken);
+            await console.Out.WriteLineAsync(created ? $"database '{database}': created." : $"database '{database}': exists.");
+            await console.Out.WriteLineAsync(await Schema(connectionString, cancellationToken));
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>Creates the database through the server's maintenance database; true when it was created.</summary>
+    internal static async Task<bool> EnsureDatabaseAsync(string connectionString, string database, CancellationToken cancellationToken)
+    {
+        var maintenance = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Pooling = false }.ConnectionString;
+        await using var connection = new NpgsqlConnection(maintenance);
+        await connection.OpenAsync(cancellationToken);
+        await using (var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection))
+        {
+            exists.Parameters.AddWithValue("name", database);
+            if (await exists.ExecuteScalarAsync(cancellationToken) is not null)
+            {
+                return false;
+            }
+        }
+
+        var quoted = "\"" + database.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+        await using var create = new NpgsqlCommand($"CREATE DATABASE {quoted}", connection);
+        try
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.DuplicateDatabase)
+        {
+            return false;
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,126 @@
+using System.Globalization;
+using RabbitMQ.Client;
+using Workers.Cli.Broker;
+using Workers.Cli.DeadLetters;
+using Workers.Resilience;
+using Xunit;
+
+namespace Workers.Cli.Tests;
+
+/// <summary>The pure helpers, without any service.</summary>
+public sealed class UnitTests
+{
+    [Fact]
+    public void MaskUri_HidesThePasswordOnly()
+    {
+        Assert.Equal("amqp://guest:***@host:5673/vh", Secrets.MaskUri(new Uri("amqp://guest:s3cret@host:5673/vh")));
+        Assert.Equal("s3cret", Secrets.PasswordOf(new Uri("amqp://guest:s3cret@host:5673/vh")));
+        Assert.DoesNotContain("pw1", Secrets.MaskConnectionString("Host=h;Username=u;Password=pw1;Database=d"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Redact_ReplacesEveryRegisteredSecret()
+    {
+        var console = new CliConsole(TextWriter.Null, TextWriter.Null, TextReader.Null, false, false);
+        console.RegisterSecret("hunter2");
+
+        Assert.Equal("login with *** failed", console.Redact("login with hunter2 failed"));
+    }
+
+    [Theory]
+    [InlineData("rabbitmq://localhost:5672/vh/orders", "orders")]
+    [InlineData("rabbitmq://localhost/orders?bind=true", "orders")]
+    [InlineData("queue:orders", "orders")]
+    [InlineData("not an address", null)]
+    public void QueueFromAddress_TakesTheLastSegment(string address, string? expected) =>
+        Assert.Equal(expected, QueueNames.FromAddress(address));
+
+    [Fact]
+    public void ErrorQueueNames_FollowMassTransit()
+    {
+        Assert.Equal("orders_error", QueueNames.ErrorQueueOf("orders"));
+        Assert.Equal("orders_error", QueueNames.ErrorQueueOf("orders_error"));
+        Assert.True(QueueNames.IsDeadLetterQueue("orders_skipped"));
+        Assert.False(QueueNames.IsDeadLetterQueue("orders"));
+    }
+
+    [Theory]
+    [InlineData("50", 50d)]
+    [InlineData("50/s", 50d)]
+    [InlineData("120/m", 2d)]
+    public void ParseRate_AcceptsPerSecondAndPerMinute(string text, double expected) =>
+        Assert.Equal(expected, Pacer.ParseRate(text, "--rate"));
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("fast")]
+    public void ParseRate_RejectsNonPositive(string text) =>
+        Assert.Equal(ExitCodes.Usage, Assert.Throws<CliException>(() => Pacer.ParseRate(text, "--rate")).ExitCode);
+
+    [Fact]
+    public void ParseTime_AcceptsIsoAndDurationsAgo()
+    {
+        var now = new DateTimeOffset(2026, 11, 27, 12, 0, 0, TimeSpan.Zero);
+
+        Assert.Equal(now.AddHours(-2), DeadLetterFilter.Options.ParseTime("2h", "--since", now));
+        Assert.Equal(now.AddDays(-1), DeadLetterFilter.Options.ParseTime("1d", "--since", now));
+        Assert.Equal(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), DeadLetterFilter.Options.ParseTime("2026-01-02T03:04:05Z", "--since", now));
+        Assert.Throws<CliException>(() => DeadLetterFilter.Options.ParseTime("yesterday", "--since", now));
+    }
+
+    [Fact]
+    public void ReplayProperties_StripFaultHeaders_KeepIdAndAddReplayHeaders()
+    {
+        var original = new BasicProperties
+        {
+            MessageId = "m-1",
+            ContentType = "application/vnd.masstransit+json",
+            Headers = new Dictionary<string, object?>
+            {
+                [WorkersHeaders.FaultExceptionType] = "System.TimeoutException"u8.ToArray(),
+                [WorkersHeaders.FaultQueue] = "orders"u8.ToArray(),
+                [WorkersHeaders.FaultAttempts] = 5,
+                [WorkersHeaders.RedeliveryCount] = 4,
+                [WorkersHeaders.FirstFailure] = "2026-01-01T00:00:00Z"u8.ToArray(),
+                [WorkersHeaders.Reason] = "fault"u8.ToArray(),
+                [WorkersHeaders.HostMachineName] = "box"u8.ToArray(),
+                [WorkersHeaders.ReplayId] = "old-run"u8.ToArray(),
+                ["tenant"] = "acme"u8.ToArray(),
+            },
+        };
+        var message = new DeadLetterMessage(1, original, "{}"u8.ToArray(), 0);
+        var now = new DateTimeOffset(2026, 11, 27, 12, 0, 0, TimeSpan.Zero);
+
+        var replay = ReplayCommand.CreateReplayProperties(message, "run-2", now);
+
+        Assert.Equal("m-1", replay.MessageId);
+        Assert.Equal(DeliveryModes.Persistent, replay.DeliveryMode);
+        Assert.Equal(new[] { "tenant", WorkersHeaders.ReplayId, WorkersHeaders.ReplayedAt }.Order(StringComparer.Ordinal), replay.Headers!.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("run-2", replay.Headers[WorkersHeaders.ReplayId]);
+        Assert.Equal(now.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), replay.Headers[WorkersHeaders.ReplayedAt]);
+    }
+
+    [Fact]
+    public void DeadLetterMessage_PrefersWorkersHeaders_ThenMassTransits()
+    {
+        var properties = new BasicProperties
+        {
+            Headers = new Dictionary<string, object?>
+            {
+                [WorkersHeaders.FaultInputAddress] = "rabbitmq://h/vh/orders"u8.ToArray(),
+                [WorkersHeaders.FaultTimestamp] = "2026-11-01T10:00:00Z"u8.ToArray(),
+                [WorkersHeaders.FaultMessageType] = "A.B.OrderSubmitted"u8.ToArray(),
+            },
+        };
+
+        var message = new DeadLetterMessage(1, properties, "not json"u8.ToArray(), 0);
+
+        Assert.Equal("orders", message.SourceQueue);
+        Assert.Equal(1, message.Attempts);
+        Assert.Equal(new DateTimeOffset(2026, 11, 1, 10, 0, 0, TimeSpan.Zero), message.LastFailure);
+        Assert.Equal(message.LastFailure, message.FirstFailure);
+        Assert.Equal(["urn:message:A.B:OrderSubmitted"], message.MessageTypes);
+        Assert.Null(message.MessageId);
+    }
+}
