@@ -66,8 +66,8 @@ internal sealed class TestBroker : IAsyncDisposable
         var urn = MessageTypeName.ToUrn(message.GetType().FullName)!;
         var node = JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(message, message.GetType(), new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web)))!;
         var host = new Uri("rabbitmq://localhost/" + Vhost.Name + "/");
-        var body = MassTransitEnvelope.Create(id, Guid.NewGuid(), urn, node, new Uri(host, "test"), new Uri(host, sourceQueue), failedAt, new Dictionary<string, string>());
-        var properties = MassTransitEnvelope.CreateProperties(id, new Dictionary<string, string>());
+        var body = Workers.Cli.Publish.MassTransitEnvelope.Create(id, Guid.NewGuid(), urn, node, new Uri(host, "test"), new Uri(host, sourceQueue), failedAt, new Dictionary<string, string>());
+        var properties = Workers.Cli.Publish.MassTransitEnvelope.CreateProperties(id, new Dictionary<string, string>());
         properties.Headers![Resilience.WorkersHeaders.FaultQueue] = sourceQueue;
         properties.Headers[Resilience.WorkersHeaders.FaultAttempts] = attempts;
         properties.Headers[Resilience.WorkersHeaders.FaultFirstFailure] = failedAt.AddMinutes(-5).ToString("O");
