@@ -79,9 +79,7 @@ public static class WorkersPostgresExtensions
         if (!services.Any(d => d.ServiceType == typeof(OutboxDispatcher<TDbContext>)))
         {
             services.AddSingleton<OutboxDispatcher<TDbContext>>();
-            services.AddHostedService(sp => sp.GetRequiredService<IOptions<OutboxOptions>>().Value.EnableDispatcher
-                ? sp.GetRequiredService<OutboxDispatcher<TDbContext>>()
-                : (Microsoft.Extensions.Hosting.IHostedService)new DisabledService());
+            services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher<TDbContext>>());
             services.AddHealthChecks().AddCheck<OutboxHealthCheck<TDbContext>>(OutboxConstants.HealthCheckName, HealthStatus.Degraded, ["workers", "outbox"]);
         }
 
@@ -158,12 +156,5 @@ public static class WorkersPostgresExtensions
             var errors = options.Validate();
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
         }
-    }
-
-    private sealed class DisabledService : Microsoft.Extensions.Hosting.IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -60,6 +60,11 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
+        if (!options.EnableDispatcher)
+        {
+            return;
+        }
+
         if (options.ApplySchemaOnStartup)
         {
             await RetryForeverAsync("schema", async (db, ct) => { await WorkersSchema.ApplyAsync(db, ct).ConfigureAwait(false); return 0; }, stoppingToken).ConfigureAwait(false);

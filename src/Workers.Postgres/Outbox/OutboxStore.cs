@@ -17,8 +17,8 @@ internal sealed class OutboxStore(WorkersTables tables)
               AND (o.locked_until IS NULL OR o.locked_until <= @now OR o.lock_owner = @owner)
               AND (o.ordering_key IS NULL OR NOT EXISTS (
                     SELECT 1 FROM {tables.Outbox} p
-                    WHERE p.ordering_key = o.ordering_key AND p.dispatched_at IS NULL AND p.sequence < o.sequence))
-            ORDER BY o.sequence
+                    WHERE p.ordering_key = o.ordering_key AND p.dispatched_at IS NULL AND (p.created_at, p.sequence) < (o.created_at, o.sequence)))
+            ORDER BY o.created_at, o.sequence
             LIMIT @batch
             FOR UPDATE SKIP LOCKED)
         UPDATE {tables.Outbox} o SET lock_owner = @owner, locked_until = @until, attempts = o.attempts + 1
@@ -73,7 +73,7 @@ internal sealed class OutboxStore(WorkersTables tables)
             }
         }
 
-        claims.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+        claims.Sort((a, b) => a.CreatedAt != b.CreatedAt ? a.CreatedAt.CompareTo(b.CreatedAt) : a.Sequence.CompareTo(b.Sequence));
         return claims;
     }
 

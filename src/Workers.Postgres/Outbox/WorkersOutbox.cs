@@ -20,6 +20,23 @@ internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider
         return Stage(destination, message, options);
     }
 
+    private static long lastTicks;
+
+    /// <summary>Now, but strictly after every earlier value handed out in this process (1 µs steps: PostgreSQL's resolution).</summary>
+    internal static DateTimeOffset MonotonicNow(TimeProvider timeProvider)
+    {
+        var now = timeProvider.GetUtcNow().UtcTicks / 10 * 10;
+        while (true)
+        {
+            var last = Volatile.Read(ref lastTicks);
+            var next = Math.Max(now, last + 10);
+            if (Interlocked.CompareExchange(ref lastTicks, next, last) == last)
+            {
+                return new DateTimeOffset(next, TimeSpan.Zero);
+            }
+        }
+    }
+
     internal static string TypeName(Type type) => $"{type.FullName}, {type.Assembly.GetName().Name}";
 
     private Guid Stage<T>(Uri? destination, T message, OutboxMessageOptions? options)
@@ -35,7 +52,7 @@ internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider
             Destination = destination?.ToString(),
             Headers = options is { Headers.Count: > 0 } ? JsonSerializer.Serialize(options.Headers) : null,
             OrderingKey = options?.OrderingKey,
-            CreatedAt = timeProvider.GetUtcNow(),
+            CreatedAt = MonotonicNow(timeProvider),
         };
         context.Set<OutboxMessage>().Add(row);
         return row.Id;

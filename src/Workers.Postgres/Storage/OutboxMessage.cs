@@ -24,7 +24,10 @@ internal sealed class OutboxMessage
     /// <summary>Rows sharing a key are dispatched one after the other, in sequence order.</summary>
     public string? OrderingKey { get; set; }
 
-    /// <summary>When the row was written.</summary>
+    /// <summary>
+    /// When the row was staged; strictly increasing within a process (microsecond steps), so it orders rows of one
+    /// transaction in staging order (EF Core does not insert in Add order). Ordering = (created_at, sequence).
+    /// </summary>
     public DateTimeOffset CreatedAt { get; set; }
 
     /// <summary>The dispatcher that holds the lease, or null.</summary>

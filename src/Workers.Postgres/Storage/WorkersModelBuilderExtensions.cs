@@ -39,8 +39,8 @@ public static class WorkersModelBuilderExtensions
             e.Property(m => m.Attempts).HasColumnName("attempts");
             e.Property(m => m.DispatchedAt).HasColumnName("dispatched_at");
             e.Property(m => m.LastError).HasColumnName("last_error");
-            e.HasIndex(m => m.Sequence).HasDatabaseName("ix_workers_outbox_pending").HasFilter("dispatched_at IS NULL");
-            e.HasIndex(m => new { m.OrderingKey, m.Sequence }).HasDatabaseName("ix_workers_outbox_ordering").HasFilter("dispatched_at IS NULL AND ordering_key IS NOT NULL");
+            e.HasIndex(m => new { m.CreatedAt, m.Sequence }).HasDatabaseName("ix_workers_outbox_pending").HasFilter("dispatched_at IS NULL");
+            e.HasIndex(m => new { m.OrderingKey, m.CreatedAt, m.Sequence }).HasDatabaseName("ix_workers_outbox_ordering").HasFilter("dispatched_at IS NULL AND ordering_key IS NOT NULL");
             e.HasIndex(m => m.DispatchedAt).HasDatabaseName("ix_workers_outbox_dispatched").HasFilter("dispatched_at IS NOT NULL");
         });
         return modelBuilder;
