@@ -134,6 +134,13 @@ public sealed class LocalPostgresReplicaSet : IAsyncLifetime
     /// <summary>Promotes the standby (<c>pg_ctl promote -w</c>); it is asynchronous afterwards (no standby left).</summary>
     public Task PromoteStandbyAsync() => RunPgAsync("pg_ctl", ["-D", StandbyData, "-w", "promote"]);
 
+    /// <summary>
+    /// Starts the killed old primary again as it is (no rewind, no standby.signal): it comes back as a second
+    /// primary, the split-brain situation of LAB.md trap 3.
+    /// </summary>
+    public Task RestartOldPrimaryAsync() =>
+        RunPgAsync("pg_ctl", ["-D", PrimaryData, "-l", Path.Combine(BaseDirectory, "primary-again.log"), "-w", "start"]);
+
     /// <summary>Whether the node on <paramref name="port"/> answers and is primary (null when unreachable).</summary>
     public async Task<bool?> IsPrimaryAsync(int port, CancellationToken cancellationToken = default)
     {

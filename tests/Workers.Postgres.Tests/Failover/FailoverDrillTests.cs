@@ -1,0 +1,163 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Workers.Postgres.Outbox;
+using Workers.Postgres.Storage;
+using Workers.Postgres.Tests.Support;
+using Workers.Testing;
+using Xunit;
+
+namespace Workers.Postgres.Tests.Failover;
+
+/// <summary>
+/// The automated failover drill: a primary with a synchronous standby, outbox writes and consumption under load,
+/// kill -9 of the primary mid-flight, promotion of the standby; then every acknowledged message must be delivered,
+/// effects exactly once, nothing lost. Finally the old primary is started again (split brain): writes are refused.
+/// </summary>
+public sealed class FailoverDrillTests(LocalPostgresReplicaSet cluster, RabbitMqTestVhost vhost) : IClassFixture<LocalPostgresReplicaSet>, IClassFixture<RabbitMqTestVhost>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task PrimaryKilledMidFlight_EveryAcknowledgedMessageDeliveredEffectsExactlyOnce()
+    {
+        var total = Stopwatch.StartNew();
+        await WorkerHost.CreateSchemaAsync(cluster.ConnectionString, Ct);
+        var probe = new ConsumerProbe();
+        using var host = WorkerHost.Build(
+            new WorkerHostSettings
+            {
+                ConnectionString = cluster.ConnectionString,
+                Broker = vhost.Uri,
+                Queue = "drill",
+                ConcurrentMessageLimit = 8,
+                Outbox = o =>
+                {
+                    o.LeaseDuration = TimeSpan.FromSeconds(4);
+                    o.PublishTimeout = TimeSpan.FromSeconds(2);
+                    o.TopologyCheckInterval = TimeSpan.FromMilliseconds(500);
+                },
+            },
+            probe);
+        await host.StartAsync(Ct);
+        await host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(20));
+
+        var run = Guid.NewGuid();
+        var acknowledged = new ConcurrentDictionary<int, Guid>();
+        var unknown = new ConcurrentDictionary<int, Guid>();
+        var next = 0;
+        var outage = new Stopwatch();
+        long firstWriteAfterKillTicks = 0;
+        using var stopWriting = new CancellationTokenSource();
+        var writers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            while (!stopWriting.IsCancellationRequested)
+            {
+                var number = Interlocked.Increment(ref next);
+                var messageId = NewId.NextGuid();
+                if (await WriteOneAsync(host.Services, run, number, messageId))
+                {
+                    acknowledged[number] = messageId;
+                    if (outage.IsRunning)
+                    {
+                        Interlocked.CompareExchange(ref firstWriteAfterKillTicks, outage.Elapsed.Ticks, 0);
+                    }
+                }
+                else
+                {
+                    unknown[number] = messageId;
+                }
+            }
+        })).ToList();
+
+        // Load, then kill -9 the primary while writes, dispatches and consumption are in flight.
+        await Eventually.HoldsAsync(() => Task.FromResult(acknowledged.Count >= 200), TimeSpan.FromSeconds(20), () => Task.FromResult($"{acknowledged.Count} written"), Ct);
+        var beforeKill = acknowledged.Count;
+        outage.Start();
+        cluster.KillPrimary();
+        await cluster.PromoteStandbyAsync();
+        var promotedAfter = outage.Elapsed;
+
+        // Keep writing until the new primary has taken a few hundred more commits.
+        await Eventually.HoldsAsync(() => Task.FromResult(acknowledged.Count >= beforeKill + 100), TimeSpan.FromSeconds(30), () => Task.FromResult($"{acknowledged.Count - beforeKill} written after the kill"), Ct);
+        var firstWriteBack = TimeSpan.FromTicks(Interlocked.Read(ref firstWriteAfterKillTicks));
+        await stopWriting.CancelAsync();
+        await Task.WhenAll(writers);
+
+        // Drain: every acknowledged message must reach the consumer.
+        var connection = cluster.ConnectionString;
+        await Eventually.HoldsAsync(
+            async () => acknowledged.Keys.All((await Db.EffectsAsync(connection, run, Ct)).ContainsKey),
+            TimeSpan.FromSeconds(40),
+            async () =>
+            {
+                var seen = await Db.EffectsAsync(connection, run, Ct);
+                return $"{acknowledged.Keys.Count(k => !seen.ContainsKey(k))} acknowledged messages not delivered";
+            },
+            Ct);
+
+        var effects = await Db.EffectsAsync(connection, run, Ct);
+        var written = acknowledged.Count;
+        var delivered = acknowledged.Keys.Count(effects.ContainsKey);
+        var lost = written - delivered;
+        var ghosts = effects.Keys.Count(k => !acknowledged.ContainsKey(k));
+        var multiple = effects.Count(e => e.Value > 1);
+        var allIds = acknowledged.Values.Concat(unknown.Values).ToList();
+        var duplicates = await Db.DuplicatesAsync(connection, allIds, Ct);
+        var figures = $"failover drill: written {written} (outcome unknown {unknown.Count}), delivered {delivered}, duplicates absorbed {duplicates}, " +
+            $"lost {lost}, ghost messages {ghosts} (committed though the writer saw an error), effects >1 {multiple}; " +
+            $"promoted after {promotedAfter.TotalMilliseconds:F0} ms, first acknowledged write after the kill at {firstWriteBack.TotalMilliseconds:F0} ms, drill {total.Elapsed.TotalSeconds:F1} s";
+        TestContext.Current.TestOutputHelper?.WriteLine(figures);
+        TestContext.Current.SendDiagnosticMessage(figures);
+        await File.AppendAllTextAsync(Path.Combine(Path.GetTempPath(), "workers-failover-drill.txt"), figures + Environment.NewLine, Ct);
+
+        Assert.Equal(0, lost);
+        Assert.Equal(0, multiple);
+        Assert.All(ghosts == 0 ? [] : effects.Keys.Where(k => !acknowledged.ContainsKey(k)), k => Assert.True(unknown.ContainsKey(k), $"effect {k} was never written"));
+        Assert.Equal(0, probe.OutsideTransaction);
+
+        // Split brain: the old primary comes back as a second primary; writes are refused, health is Unhealthy.
+        await cluster.RestartOldPrimaryAsync();
+        var database = host.Services.GetRequiredService<WorkersDatabase<TestDb>>();
+        await Eventually.HoldsAsync(
+            async () => await database.Topology.CheckAsync(Ct) == TopologyState.SplitBrain,
+            TimeSpan.FromSeconds(15),
+            () => Task.FromResult(database.Topology.State.ToString()),
+            Ct);
+        var dispatcher = host.Services.GetRequiredService<OutboxDispatcher<TestDb>>();
+        await Assert.ThrowsAsync<SplitBrainException>(() => dispatcher.RunRoundAsync(Ct));
+        var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(Ct);
+        Assert.Equal(HealthStatus.Unhealthy, health.Status);
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await host.StopAsync(stop.Token);
+    }
+
+    private static async Task<bool> WriteOneAsync(IServiceProvider services, Guid run, int number, Guid messageId)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TestDb>();
+        var outbox = scope.ServiceProvider.GetRequiredService<IWorkersOutbox>();
+        try
+        {
+            await db.Database.CreateExecutionStrategy().ExecuteAsync(
+                async ct =>
+                {
+                    db.ChangeTracker.Clear();
+                    outbox.Publish(new OrderPlaced(run, number), new OutboxMessageOptions { MessageId = messageId });
+                    await db.SaveChangesAsync(ct);
+                },
+                Ct);
+            return true;
+        }
+        catch (Exception e) when (e is DbUpdateException or InvalidOperationException or Npgsql.NpgsqlException or RetryLimitExceededException or TimeoutException or NonDurableCommitException)
+        {
+            return false; // outcome unknown: it may have committed (a "ghost" if delivered)
+        }
+    }
+}
