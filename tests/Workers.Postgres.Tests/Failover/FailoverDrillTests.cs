@@ -131,7 +131,7 @@ public sealed class FailoverDrillTests(LocalPostgresReplicaSet cluster, RabbitMq
             Ct);
         var dispatcher = host.Services.GetRequiredService<OutboxDispatcher<TestDb>>();
         await Assert.ThrowsAsync<SplitBrainException>(() => dispatcher.RunRoundAsync(Ct));
-        var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(Ct);
+        var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(r => r.Name == "workers-outbox", Ct);
         Assert.Equal(HealthStatus.Unhealthy, health.Status);
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
