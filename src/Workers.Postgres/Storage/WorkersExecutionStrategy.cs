@@ -32,6 +32,8 @@ internal sealed class WorkersExecutionStrategy : NpgsqlRetryingExecutionStrategy
                     return true;
                 case NpgsqlException { IsTransient: true }:
                     return true;
+                case NpgsqlException { InnerException: AggregateException } when current is not PostgresException:
+                    return true; // "No suitable host was found": mid-failover, no host is primary yet
             }
         }
 
@@ -43,7 +45,7 @@ internal sealed class WorkersExecutionStrategy : NpgsqlRetryingExecutionStrategy
     {
         for (var current = exception; current is not null; current = current.InnerException)
         {
-            if (current is PostgresException { SqlState: ReadOnlyTransaction } or NpgsqlException { IsTransient: true })
+            if (current is PostgresException { SqlState: ReadOnlyTransaction } or NpgsqlException { IsTransient: true } or NpgsqlException { InnerException: AggregateException })
             {
                 return true;
             }

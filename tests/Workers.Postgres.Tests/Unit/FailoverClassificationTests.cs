@@ -31,6 +31,14 @@ public sealed class FailoverClassificationTests
     }
 
     [Fact]
+    public void NoSuitableHostMidFailover_IsTransient()
+    {
+        var error = new NpgsqlException("No suitable host was found.", new AggregateException(new NpgsqlException("Failed to connect", new System.Net.Sockets.SocketException(111))));
+
+        Assert.True(WorkersExecutionStrategy.IsTransient(error));
+    }
+
+    [Fact]
     public void ConstraintViolation_IsNotTransient() =>
         Assert.False(WorkersExecutionStrategy.IsTransient(new PostgresException("duplicate key", "ERROR", "ERROR", "23505")));
 }
