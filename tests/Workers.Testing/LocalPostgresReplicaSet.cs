@@ -141,6 +141,24 @@ public sealed class LocalPostgresReplicaSet : IAsyncLifetime
     public Task RestartOldPrimaryAsync() =>
         RunPgAsync("pg_ctl", ["-D", PrimaryData, "-l", Path.Combine(BaseDirectory, "primary-again.log"), "-w", "start"]);
 
+    /// <summary>
+    /// Freezes the standby's WAL receiver (SIGSTOP) so synchronous commits on the primary wait; returns its pid for
+    /// <see cref="ThawStandbyReceiverAsync"/>.
+    /// </summary>
+    public async Task<int> FreezeStandbyReceiverAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = new NpgsqlConnection(NodeConnectionString(StandbyPort));
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT pid FROM pg_stat_wal_receiver", connection);
+        var pid = (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+        await RunAsync("kill", ["-STOP", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        return pid;
+    }
+
+    /// <summary>Resumes a receiver frozen by <see cref="FreezeStandbyReceiverAsync"/>.</summary>
+    public Task ThawStandbyReceiverAsync(int pid) =>
+        RunAsync("kill", ["-CONT", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+
     /// <summary>Whether the node on <paramref name="port"/> answers and is primary (null when unreachable).</summary>
     public async Task<bool?> IsPrimaryAsync(int port, CancellationToken cancellationToken = default)
     {

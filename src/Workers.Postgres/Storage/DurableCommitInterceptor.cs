@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Npgsql;
 
@@ -6,11 +7,25 @@ namespace Workers.Postgres.Storage;
 
 /// <summary>
 /// Makes every EF Core commit (explicit transactions and SaveChanges) throw <see cref="NonDurableCommitException"/>
-/// when PostgreSQL says the synchronous standby did not confirm it; the execution strategy then retries.
+/// when PostgreSQL says the synchronous standby did not confirm it. SaveChanges is switched to
+/// <see cref="AutoTransactionBehavior.Always"/>: EF Core otherwise runs a single INSERT without a transaction, and the
+/// commit notice of that autocommit statement would escape the transaction hooks.
 /// </summary>
-internal sealed class DurableCommitInterceptor : DbTransactionInterceptor
+internal sealed class DurableCommitInterceptor : DbTransactionInterceptor, ISaveChangesInterceptor
 {
     public static DurableCommitInterceptor Instance { get; } = new();
+
+    public InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
+    {
+        RequireTransaction(eventData);
+        return result;
+    }
+
+    public ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
+    {
+        RequireTransaction(eventData);
+        return ValueTask.FromResult(result);
+    }
 
     public override InterceptionResult TransactionCommitting(DbTransaction transaction, TransactionEventData eventData, InterceptionResult result)
     {
@@ -38,6 +53,14 @@ internal sealed class DurableCommitInterceptor : DbTransactionInterceptor
     {
         DurableCommit.EndFor(transaction);
         return Task.CompletedTask;
+    }
+
+    private static void RequireTransaction(DbContextEventData eventData)
+    {
+        if (eventData.Context is { } context && context.Database.AutoTransactionBehavior == AutoTransactionBehavior.WhenNeeded)
+        {
+            context.Database.AutoTransactionBehavior = AutoTransactionBehavior.Always;
+        }
     }
 
     private static void Begin(DbTransaction transaction)

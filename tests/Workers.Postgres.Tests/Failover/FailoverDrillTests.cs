@@ -28,6 +28,7 @@ public sealed class FailoverDrillTests(LocalPostgresReplicaSet cluster, RabbitMq
     {
         var total = Stopwatch.StartNew();
         await WorkerHost.CreateSchemaAsync(cluster.ConnectionString, Ct);
+        await CommitNotConfirmedByStandby_IsReportedAsNotDurableAsync();
         var probe = new ConsumerProbe();
         using var host = WorkerHost.Build(
             new WorkerHostSettings
@@ -161,6 +162,35 @@ public sealed class FailoverDrillTests(LocalPostgresReplicaSet cluster, RabbitMq
     }
 
     private static readonly ConcurrentDictionary<string, int> WriteErrors = new();
+
+    /// <summary>
+    /// Trap 1 of LAB.md, run before the drill (same cluster): the standby stops acknowledging, the client's command
+    /// timeout cancels the synchronous-commit wait and PostgreSQL reports success with a WARNING. It must surface as
+    /// <see cref="NonDurableCommitException"/>, not as success.
+    /// </summary>
+    private async Task CommitNotConfirmedByStandby_IsReportedAsNotDurableAsync()
+    {
+        var connectionString = new Npgsql.NpgsqlConnectionStringBuilder(cluster.ConnectionString) { CommandTimeout = 1 }.ConnectionString;
+        var options = new DbContextOptionsBuilder<TestDb>();
+        options.UseWorkersPostgres(connectionString, npgsql => npgsql.ExecutionStrategy(d => new NonRetryingExecutionStrategy(d)));
+        var run = Guid.NewGuid();
+        var pid = await cluster.FreezeStandbyReceiverAsync(Ct);
+        try
+        {
+            await using var db = new TestDb(options.Options);
+            db.Effects.Add(new Effect { Run = run, Number = 1, MessageId = Guid.NewGuid() });
+            var watch = Stopwatch.StartNew();
+            await Assert.ThrowsAsync<NonDurableCommitException>(() => db.SaveChangesAsync(Ct));
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+        }
+        finally
+        {
+            await cluster.ThawStandbyReceiverAsync(pid);
+        }
+
+        // Committed locally (what the notice warns about); replicated once the standby is back.
+        Assert.Single(await Db.EffectsAsync(cluster.ConnectionString, run, Ct));
+    }
 
     private static async Task<bool> WriteOneAsync(IServiceProvider services, Guid run, int number, Guid messageId)
     {
