@@ -39,6 +39,9 @@ public sealed class ConsumerProbe
 
     public int OutsideTransaction => Volatile.Read(ref outsideTransaction);
 
+    /// <summary>Raised when a consumer runs (a signal for tests, instead of polling).</summary>
+    public event Action<OrderPlaced>? Consumed;
+
     public void Record(OrderPlaced message, bool inTransaction)
     {
         if (!inTransaction)
@@ -47,6 +50,7 @@ public sealed class ConsumerProbe
         }
 
         Runs.Enqueue(message);
+        Consumed?.Invoke(message);
     }
 
     public void Shipped(OrderShipped message) => ShippedMessages.Enqueue(message);
