@@ -17,9 +17,13 @@ public sealed class TcpProxy : IAsyncDisposable
     private readonly Task acceptLoop;
     private volatile bool cut;
 
-    /// <summary>Starts a proxy on 127.0.0.1 (a free port) forwarding to <paramref name="targetHost"/>:<paramref name="targetPort"/>.</summary>
-    public TcpProxy(string targetHost, int targetPort)
+    /// <summary>
+    /// Starts a proxy on 127.0.0.1 (a free port) forwarding to <paramref name="targetHost"/>:<paramref name="targetPort"/>;
+    /// with <paramref name="enabled"/> false it starts cut (refusing) until <see cref="Restore"/>.
+    /// </summary>
+    public TcpProxy(string targetHost, int targetPort, bool enabled = true)
     {
+        cut = !enabled;
         target = new IPEndPoint(Dns.GetHostAddresses(targetHost).First(a => a.AddressFamily == AddressFamily.InterNetwork), targetPort);
         listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -29,6 +33,9 @@ public sealed class TcpProxy : IAsyncDisposable
 
     /// <summary>The proxy's port on 127.0.0.1.</summary>
     public int Port { get; }
+
+    /// <summary>Whether the proxy forwards (not cut).</summary>
+    public bool Enabled => !cut;
 
     /// <summary>Connections accepted so far.</summary>
     public int Accepted { get; private set; }

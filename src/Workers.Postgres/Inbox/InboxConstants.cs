@@ -1,0 +1,10 @@
+namespace Workers.Postgres.Inbox;
+
+/// <summary>Defaults of the inbox.</summary>
+internal static class InboxConstants
+{
+    public const string SectionPath = "Workers:Inbox";
+    public static readonly TimeSpan DefaultRetention = TimeSpan.FromDays(7);
+    public static readonly TimeSpan DefaultCleanupInterval = TimeSpan.FromMinutes(1);
+    public const int CleanupBatch = 1000;
+}

@@ -1,0 +1,43 @@
+using Workers.Postgres.Inbox;
+
+namespace Workers.Postgres;
+
+/// <summary>Settings of the inbox (configuration section <c>Workers:Inbox</c>).</summary>
+public sealed class InboxOptions
+{
+    /// <summary>
+    /// How long processed MessageIds are remembered; a duplicate arriving later runs the consumer again.
+    /// Must exceed the longest redelivery/outbox retry horizon. Default 7 days.
+    /// </summary>
+    public TimeSpan Retention { get; set; } = InboxConstants.DefaultRetention;
+
+    /// <summary>How often expired inbox rows are deleted. Default 1 min.</summary>
+    public TimeSpan CleanupInterval { get; set; } = InboxConstants.DefaultCleanupInterval;
+
+    /// <summary>Run the background cleanup in this process. Default true.</summary>
+    public bool EnableCleanup { get; set; } = true;
+
+    /// <summary>Every error at once, each with its option path.</summary>
+    /// <param name="path">The configuration path of these options.</param>
+    /// <returns>The errors; empty when valid.</returns>
+    public IReadOnlyList<string> Validate(string path = InboxConstants.SectionPath)
+    {
+        var errors = new List<string>();
+        if (Retention <= TimeSpan.Zero)
+        {
+            errors.Add($"{path}:{nameof(Retention)} must be positive (was {Retention}).");
+        }
+
+        if (CleanupInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"{path}:{nameof(CleanupInterval)} must be positive (was {CleanupInterval}).");
+        }
+
+        if (CleanupInterval > Retention && Retention > TimeSpan.Zero)
+        {
+            errors.Add($"{path}:{nameof(CleanupInterval)} ({CleanupInterval}) must not exceed {nameof(Retention)} ({Retention}).");
+        }
+
+        return errors;
+    }
+}

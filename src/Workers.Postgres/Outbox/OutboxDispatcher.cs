@@ -1,0 +1,335 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Text.Json;
+using MassTransit;
+using MassTransit.Serialization;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Workers.Postgres.Storage;
+using Workers.Resilience.Telemetry;
+
+namespace Workers.Postgres.Outbox;
+
+/// <summary>
+/// Runs in every replica. Each round: claim due rows in one short statement (<c>FOR UPDATE SKIP LOCKED</c> +
+/// a lease with owner and expiry), publish them with no transaction open (publisher confirms), then mark them
+/// dispatched in another short statement. A crashed replica's claims are taken over when its lease ends; a
+/// publish that was confirmed but not marked is published again with the same MessageId (the inbox absorbs it).
+/// Wakes on NOTIFY (commit of an outbox insert, any replica) or every <see cref="OutboxOptions.PollingInterval"/>.
+/// </summary>
+internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
+    where TDbContext : DbContext
+{
+    private static readonly ConcurrentDictionary<string, Type?> Types = new(StringComparer.Ordinal);
+    private readonly IServiceScopeFactory scopeFactory;
+    private readonly IBus bus;
+    private readonly WorkersDatabase<TDbContext> database;
+    private readonly OutboxOptions options;
+    private readonly TimeProvider timeProvider;
+    private readonly OutboxDispatcherHooks hooks;
+    private readonly ILogger logger;
+    private readonly string contextName = typeof(TDbContext).Name;
+    private OutboxStore? store;
+
+    public OutboxDispatcher(
+        IServiceScopeFactory scopeFactory,
+        IBus bus,
+        WorkersDatabase<TDbContext> database,
+        IOptions<OutboxOptions> options,
+        TimeProvider timeProvider,
+        OutboxDispatcherHooks hooks,
+        ILogger<OutboxDispatcher<TDbContext>> logger)
+    {
+        this.scopeFactory = scopeFactory;
+        this.bus = bus;
+        this.database = database;
+        this.options = options.Value;
+        this.timeProvider = timeProvider;
+        this.hooks = hooks;
+        this.logger = logger;
+    }
+
+    /// <summary>This dispatcher's lease owner id (unique per instance).</summary>
+    public string Owner { get; } = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        if (!options.EnableDispatcher)
+        {
+            return;
+        }
+
+        if (options.ApplySchemaOnStartup)
+        {
+            await RetryForeverAsync("schema", async (db, ct) => { await WorkersSchema.ApplyAsync(db, ct).ConfigureAwait(false); return 0; }, stoppingToken).ConfigureAwait(false);
+        }
+
+        store = new OutboxStore(database.Tables);
+        OutboxMetrics.Register(database.Backlog, contextName);
+        OutboxLog.Started(logger, Owner, contextName);
+        using var background = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var listener = options.UseNotifications
+            ? OutboxNotificationListener.RunAsync(database.ConnectionString, database.Tables.Channel, database.Signal, timeProvider, logger, background.Token)
+            : Task.CompletedTask;
+        var maintenance = MaintainAsync(background.Token);
+        try
+        {
+            await DispatchLoopAsync(stoppingToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await background.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(Quiet(listener), Quiet(maintenance)).ConfigureAwait(false);
+            OutboxMetrics.Unregister(database.Backlog);
+            OutboxLog.Stopped(logger, Owner);
+        }
+    }
+
+    private static async Task Quiet(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task DispatchLoopAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var dispatched = 0;
+            try
+            {
+                dispatched = await RunRoundAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                OutboxLog.DatabaseFailed(logger, e, Owner, "round");
+            }
+
+            if (dispatched == 0)
+            {
+                try
+                {
+                    await database.Signal.WaitAsync(options.PollingInterval, timeProvider, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>One claim → publish → mark round; returns how many rows were claimed.</summary>
+    internal async Task<int> RunRoundAsync(CancellationToken cancellationToken)
+    {
+        var outbox = store ?? throw new InvalidOperationException("The dispatcher is not started.");
+        database.Topology.ThrowIfWritesRefused();
+        var now = timeProvider.GetUtcNow();
+        var until = OutboxLease.Until(now, options.LeaseDuration);
+        var claims = await WithContextAsync((db, ct) => outbox.ClaimAsync(db, Owner, options.BatchSize, now, until, ct), cancellationToken).ConfigureAwait(false);
+        if (claims.Count == 0)
+        {
+            return 0;
+        }
+
+        OutboxMetrics.Claimed.Add(claims.Count);
+        OutboxLog.Claimed(logger, Owner, claims.Count);
+
+        // Broker I/O with no database transaction or lock held.
+        var results = await Task.WhenAll(claims.Select(c => PublishAsync(c, cancellationToken))).ConfigureAwait(false);
+        var published = claims.Where((_, i) => results[i] is null).Select(c => c.Id).ToList();
+        var failures = new List<OutboxFailure>();
+        for (var i = 0; i < claims.Count; i++)
+        {
+            if (results[i] is { } error)
+            {
+                var retryAt = timeProvider.GetUtcNow() + OutboxLease.RetryDelay(claims[i].Attempts, options.RetryDelay, options.MaxRetryDelay);
+                failures.Add(new OutboxFailure(claims[i].Id, retryAt, Truncate(error.ToString())));
+                OutboxLog.PublishFailed(logger, error, claims[i].Id, claims[i].MessageType, claims[i].Attempts, retryAt);
+            }
+        }
+
+        if (published.Count > 0 && hooks.AfterPublish is { } hook)
+        {
+            await hook(published, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (published.Count > 0)
+        {
+            var dispatchedAt = timeProvider.GetUtcNow();
+            await WithContextAsync((db, ct) => outbox.MarkDispatchedAsync(db, published, dispatchedAt, ct), CancellationToken.None).ConfigureAwait(false);
+            OutboxMetrics.Dispatched.Add(published.Count);
+            WorkersDiagnostics.AddEvent("workers.outbox.dispatched", new KeyValuePair<string, object?>("count", published.Count));
+            OutboxLog.Dispatched(logger, Owner, published.Count);
+        }
+
+        if (failures.Count > 0)
+        {
+            OutboxMetrics.DispatchFailures.Add(failures.Count);
+            WorkersDiagnostics.AddEvent("workers.outbox.dispatch_failed", new KeyValuePair<string, object?>("count", failures.Count));
+            await WithContextAsync((db, ct) => outbox.ReleaseAsync(db, Owner, failures, ct), CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return claims.Count;
+    }
+
+    private async Task<Exception?> PublishAsync(OutboxClaim claim, CancellationToken cancellationToken)
+    {
+        var type = Types.GetOrAdd(claim.MessageType, static name => Type.GetType(name, throwOnError: false));
+        if (type is null)
+        {
+            OutboxLog.UnknownType(logger, claim.Id, claim.MessageType);
+            return new InvalidOperationException($"Unknown message type '{claim.MessageType}'.");
+        }
+
+        using var timeout = new CancellationTokenSource(options.PublishTimeout, timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            var message = JsonSerializer.Deserialize(claim.Body, type, SystemTextJsonMessageSerializer.Options)
+                ?? throw new InvalidOperationException($"Outbox message {claim.Id} has an empty body.");
+            var headers = claim.Headers is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(claim.Headers);
+            if (claim.Destination is null)
+            {
+                await bus.Publish(message, type, Pipe.Execute<PublishContext>(ctx => Stamp(ctx, claim.Id, headers)), linked.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                var endpoint = await bus.GetSendEndpoint(new Uri(claim.Destination)).ConfigureAwait(false);
+                await endpoint.Send(message, type, Pipe.Execute<SendContext>(ctx => Stamp(ctx, claim.Id, headers)), linked.Token).ConfigureAwait(false);
+            }
+
+            return null;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            return e;
+        }
+    }
+
+    private static void Stamp(SendContext context, Guid messageId, Dictionary<string, string>? headers)
+    {
+        context.MessageId = messageId;
+        if (headers is null)
+        {
+            return;
+        }
+
+        foreach (var (key, value) in headers)
+        {
+            context.Headers.Set(key, value);
+        }
+    }
+
+    private async Task MaintainAsync(CancellationToken cancellationToken)
+    {
+        var outbox = store!;
+        var lastState = database.Topology.State;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var state = await database.Topology.CheckAsync(cancellationToken).ConfigureAwait(false);
+                if (state != lastState)
+                {
+                    lastState = state;
+                    if (state == TopologyState.SplitBrain)
+                    {
+                        OutboxLog.SplitBrain(logger, state.ToString());
+                    }
+                    else
+                    {
+                        OutboxLog.TopologyChanged(logger, state.ToString());
+                    }
+
+                    WorkersDiagnostics.AddEvent("workers.postgres.topology", new KeyValuePair<string, object?>("state", state.ToString()));
+                }
+
+                var now = timeProvider.GetUtcNow();
+                var snapshot = await WithContextAsync((db, ct) => outbox.MeasureAsync(db, now, ct), cancellationToken).ConfigureAwait(false);
+                database.Backlog.Snapshot = snapshot;
+                if (snapshot.Pending > 0)
+                {
+                    OutboxLog.Backlog(logger, snapshot.Pending, database.Backlog.Lag.TotalSeconds);
+                }
+
+                if (database.Topology.WritesAllowed)
+                {
+                    var purged = await WithContextAsync((db, ct) => outbox.PurgeAsync(db, now - options.DispatchedRetention, ct), cancellationToken).ConfigureAwait(false);
+                    if (purged > 0)
+                    {
+                        OutboxLog.Purged(logger, purged);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                OutboxLog.DatabaseFailed(logger, e, Owner, "maintenance");
+            }
+
+            await Task.Delay(options.MaintenanceInterval, timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<T> WithContextAsync<T>(Func<TDbContext, CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
+    {
+        var scope = scopeFactory.CreateAsyncScope();
+        await using var scopeDisposal = scope.ConfigureAwait(false);
+        var context = scope.ServiceProvider.GetRequiredService<TDbContext>();
+        var strategy = context.Database.CreateExecutionStrategy();
+        return await strategy.ExecuteAsync(
+            async ct =>
+            {
+                database.Topology.ThrowIfWritesRefused();
+                await context.Database.OpenConnectionAsync(ct).ConfigureAwait(false);
+                using var watch = DurableCommit.Watch((NpgsqlConnection)context.Database.GetDbConnection());
+                var result = await operation(context, ct).ConfigureAwait(false);
+                watch.ThrowIfNotDurable();
+                return result;
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task RetryForeverAsync(string what, Func<TDbContext, CancellationToken, Task<int>> operation, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                await WithContextAsync(operation, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is DbException or NpgsqlException or TimeoutException or RetryLimitExceededException)
+            {
+                OutboxLog.DatabaseFailed(logger, e, Owner, what);
+                await Task.Delay(options.PollingInterval, timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static string Truncate(string value) =>
+        value.Length <= OutboxConstants.MaxErrorLength ? value : value[..OutboxConstants.MaxErrorLength];
+}

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace Workers.Postgres.Outbox;
+
+/// <summary>Outbox log events (5100–5199).</summary>
+internal static partial class OutboxLog
+{
+    [LoggerMessage(5100, LogLevel.Information, "Outbox dispatcher {Owner} started for {Context}")]
+    public static partial void Started(ILogger logger, string owner, string context);
+
+    [LoggerMessage(5101, LogLevel.Debug, "Outbox dispatcher {Owner} claimed {Count} message(s)")]
+    public static partial void Claimed(ILogger logger, string owner, int count);
+
+    [LoggerMessage(5102, LogLevel.Debug, "Outbox dispatcher {Owner} dispatched {Count} message(s)")]
+    public static partial void Dispatched(ILogger logger, string owner, int count);
+
+    [LoggerMessage(5103, LogLevel.Warning, "Outbox message {MessageId} ({MessageType}) failed to publish on attempt {Attempt}; retry at {RetryAt}")]
+    public static partial void PublishFailed(ILogger logger, Exception exception, Guid messageId, string messageType, int attempt, DateTimeOffset retryAt);
+
+    [LoggerMessage(5104, LogLevel.Warning, "Outbox dispatcher {Owner}: database operation {Operation} failed; will retry")]
+    public static partial void DatabaseFailed(ILogger logger, Exception exception, string owner, string operation);
+
+    [LoggerMessage(5105, LogLevel.Warning, "Outbox LISTEN connection lost; reconnecting (polling continues meanwhile)")]
+    public static partial void ListenerLost(ILogger logger, Exception exception);
+
+    [LoggerMessage(5106, LogLevel.Information, "Outbox backlog: {Pending} pending, oldest {LagSeconds:F1} s")]
+    public static partial void Backlog(ILogger logger, long pending, double lagSeconds);
+
+    [LoggerMessage(5107, LogLevel.Information, "Outbox purged {Count} dispatched message(s)")]
+    public static partial void Purged(ILogger logger, int count);
+
+    [LoggerMessage(5108, LogLevel.Error, "PostgreSQL topology is {State}: writes refused until exactly one host is primary")]
+    public static partial void SplitBrain(ILogger logger, string state);
+
+    [LoggerMessage(5109, LogLevel.Information, "PostgreSQL topology changed to {State}")]
+    public static partial void TopologyChanged(ILogger logger, string state);
+
+    [LoggerMessage(5110, LogLevel.Information, "Outbox dispatcher {Owner} stopped")]
+    public static partial void Stopped(ILogger logger, string owner);
+
+    [LoggerMessage(5111, LogLevel.Error, "Outbox message {MessageId} has an unknown message type {MessageType}; retried with back-off")]
+    public static partial void UnknownType(ILogger logger, Guid messageId, string messageType);
+}

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using MassTransit;
+using MassTransit.Serialization;
+using Microsoft.EntityFrameworkCore;
+using Workers.Postgres.Storage;
+
+namespace Workers.Postgres.Outbox;
+
+/// <summary>Stages outbox rows in the scope's <typeparamref name="TDbContext"/>.</summary>
+internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider timeProvider) : IWorkersOutbox
+    where TDbContext : DbContext
+{
+    public Guid Publish<T>(T message, OutboxMessageOptions? options = null)
+        where T : class => Stage(null, message, options);
+
+    public Guid Send<T>(Uri destination, T message, OutboxMessageOptions? options = null)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        return Stage(destination, message, options);
+    }
+
+    private static long lastTicks;
+
+    /// <summary>Now, but strictly after every earlier value handed out in this process (1 µs steps: PostgreSQL's resolution).</summary>
+    internal static DateTimeOffset MonotonicNow(TimeProvider timeProvider)
+    {
+        var now = timeProvider.GetUtcNow().UtcTicks / 10 * 10;
+        while (true)
+        {
+            var last = Volatile.Read(ref lastTicks);
+            var next = Math.Max(now, last + 10);
+            if (Interlocked.CompareExchange(ref lastTicks, next, last) == last)
+            {
+                return new DateTimeOffset(next, TimeSpan.Zero);
+            }
+        }
+    }
+
+    internal static string TypeName(Type type) => $"{type.FullName}, {type.Assembly.GetName().Name}";
+
+    private Guid Stage<T>(Uri? destination, T message, OutboxMessageOptions? options)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var type = message.GetType();
+        var row = new OutboxMessage
+        {
+            Id = options?.MessageId ?? NewId.NextGuid(),
+            MessageType = TypeName(type),
+            Body = JsonSerializer.Serialize(message, type, SystemTextJsonMessageSerializer.Options),
+            Destination = destination?.ToString(),
+            Headers = options is { Headers.Count: > 0 } ? JsonSerializer.Serialize(options.Headers) : null,
+            OrderingKey = options?.OrderingKey,
+            CreatedAt = MonotonicNow(timeProvider),
+        };
+        context.Set<OutboxMessage>().Add(row);
+        return row.Id;
+    }
+}

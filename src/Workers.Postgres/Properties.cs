@@ -1,0 +1,7 @@
+using System.Runtime.CompilerServices;
+
+[assembly: InternalsVisibleTo("Workers.Postgres.Tests")]
+[assembly: InternalsVisibleTo("Workers.Hosting")]
+[assembly: InternalsVisibleTo("Workers.Cli")]
+[assembly: InternalsVisibleTo("Workers.IntegrationTests")]
+[assembly: InternalsVisibleTo("Workers.FaultTests")]

@@ -1,0 +1,47 @@
+namespace Workers.Postgres.Storage;
+
+/// <summary>One outgoing message, written in the application's transaction and dispatched later.</summary>
+internal sealed class OutboxMessage
+{
+    /// <summary>The message's MessageId on the wire; the same on every (re-)dispatch.</summary>
+    public Guid Id { get; set; }
+
+    /// <summary>Insertion order (a sequence: values jump after a failover, never gap-free; only compared, never paged on).</summary>
+    public long Sequence { get; set; }
+
+    /// <summary>Message type: <c>Full.Name, Assembly</c>.</summary>
+    public string MessageType { get; set; } = string.Empty;
+
+    /// <summary>The message serialized as JSON (System.Text.Json, MassTransit's options).</summary>
+    public string Body { get; set; } = string.Empty;
+
+    /// <summary>Send destination (<c>queue:name</c> or a full URI); null publishes.</summary>
+    public string? Destination { get; set; }
+
+    /// <summary>Extra headers as a JSON object of strings, or null.</summary>
+    public string? Headers { get; set; }
+
+    /// <summary>Rows sharing a key are dispatched one after the other, in sequence order.</summary>
+    public string? OrderingKey { get; set; }
+
+    /// <summary>
+    /// When the row was staged; strictly increasing within a process (microsecond steps), so it orders rows of one
+    /// transaction in staging order (EF Core does not insert in Add order). Ordering = (created_at, sequence).
+    /// </summary>
+    public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>The dispatcher that holds the lease, or null.</summary>
+    public string? LockOwner { get; set; }
+
+    /// <summary>The lease (or retry back-off) ends at this instant; the row is claimable afterwards.</summary>
+    public DateTimeOffset? LockedUntil { get; set; }
+
+    /// <summary>Number of claims so far.</summary>
+    public int Attempts { get; set; }
+
+    /// <summary>When the broker confirmed the message; null while undelivered.</summary>
+    public DateTimeOffset? DispatchedAt { get; set; }
+
+    /// <summary>The last dispatch failure, truncated.</summary>
+    public string? LastError { get; set; }
+}

@@ -1,0 +1,68 @@
+using Microsoft.EntityFrameworkCore;
+using Workers.Postgres.Storage;
+
+namespace Workers.Postgres;
+
+/// <summary>
+/// Adds the Workers tables to the application's own <see cref="DbContext"/> model, so business changes,
+/// outgoing messages and inbox records commit in one transaction. Call from <c>OnModelCreating</c>.
+/// </summary>
+public static class WorkersModelBuilderExtensions
+{
+    /// <summary>Table name of the outbox.</summary>
+    public const string OutboxTable = "workers_outbox";
+
+    /// <summary>Table name of the inbox.</summary>
+    public const string InboxTable = "workers_inbox";
+
+    /// <summary>Maps the outbox table (<c>workers_outbox</c>) into this model.</summary>
+    /// <param name="modelBuilder">The application's model builder.</param>
+    /// <param name="schema">Database schema, or null for the default (<c>public</c>).</param>
+    /// <returns>The same model builder.</returns>
+    public static ModelBuilder AddWorkersOutbox(this ModelBuilder modelBuilder, string? schema = null)
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+        modelBuilder.Entity<OutboxMessage>(e =>
+        {
+            e.ToTable(OutboxTable, schema);
+            e.HasKey(m => m.Id).HasName("pk_workers_outbox");
+            e.Property(m => m.Id).HasColumnName("id").ValueGeneratedNever();
+            e.Property(m => m.Sequence).HasColumnName("sequence").UseIdentityAlwaysColumn();
+            e.Property(m => m.MessageType).HasColumnName("message_type").IsRequired();
+            e.Property(m => m.Body).HasColumnName("body").IsRequired();
+            e.Property(m => m.Destination).HasColumnName("destination");
+            e.Property(m => m.Headers).HasColumnName("headers");
+            e.Property(m => m.OrderingKey).HasColumnName("ordering_key");
+            e.Property(m => m.CreatedAt).HasColumnName("created_at");
+            e.Property(m => m.LockOwner).HasColumnName("lock_owner");
+            e.Property(m => m.LockedUntil).HasColumnName("locked_until");
+            e.Property(m => m.Attempts).HasColumnName("attempts");
+            e.Property(m => m.DispatchedAt).HasColumnName("dispatched_at");
+            e.Property(m => m.LastError).HasColumnName("last_error");
+            e.HasIndex(m => new { m.CreatedAt, m.Sequence }).HasDatabaseName("ix_workers_outbox_pending").HasFilter("dispatched_at IS NULL");
+            e.HasIndex(m => new { m.OrderingKey, m.CreatedAt, m.Sequence }).HasDatabaseName("ix_workers_outbox_ordering").HasFilter("dispatched_at IS NULL AND ordering_key IS NOT NULL");
+            e.HasIndex(m => m.DispatchedAt).HasDatabaseName("ix_workers_outbox_dispatched").HasFilter("dispatched_at IS NOT NULL");
+        });
+        return modelBuilder;
+    }
+
+    /// <summary>Maps the inbox table (<c>workers_inbox</c>) into this model.</summary>
+    /// <param name="modelBuilder">The application's model builder.</param>
+    /// <param name="schema">Database schema, or null for the default (<c>public</c>).</param>
+    /// <returns>The same model builder.</returns>
+    public static ModelBuilder AddWorkersInbox(this ModelBuilder modelBuilder, string? schema = null)
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+        modelBuilder.Entity<InboxMessage>(e =>
+        {
+            e.ToTable(InboxTable, schema);
+            e.HasKey(m => new { m.MessageId, m.Consumer }).HasName("pk_workers_inbox");
+            e.Property(m => m.MessageId).HasColumnName("message_id");
+            e.Property(m => m.Consumer).HasColumnName("consumer");
+            e.Property(m => m.ReceivedAt).HasColumnName("received_at");
+            e.Property(m => m.Duplicates).HasColumnName("duplicates");
+            e.HasIndex(m => m.ReceivedAt).HasDatabaseName("ix_workers_inbox_received_at");
+        });
+        return modelBuilder;
+    }
+}

@@ -1,0 +1,29 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Workers.Postgres.Storage;
+
+/// <summary>Quoted, schema-qualified table names of the Workers tables as mapped in a model.</summary>
+internal sealed record WorkersTables(string? Schema, string Outbox, string Inbox, bool HasOutbox, bool HasInbox)
+{
+    public static WorkersTables From(DbContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var outbox = context.Model.FindEntityType(typeof(OutboxMessage));
+        var inbox = context.Model.FindEntityType(typeof(InboxMessage));
+        var schema = outbox?.GetSchema() ?? inbox?.GetSchema();
+        return new WorkersTables(
+            schema,
+            Qualify(outbox?.GetSchema(), outbox?.GetTableName() ?? WorkersModelBuilderExtensions.OutboxTable),
+            Qualify(inbox?.GetSchema(), inbox?.GetTableName() ?? WorkersModelBuilderExtensions.InboxTable),
+            outbox is not null,
+            inbox is not null);
+    }
+
+    /// <summary>Name of the NOTIFY channel the outbox trigger signals on commit.</summary>
+    public string Channel => Schema is null ? "workers_outbox" : $"workers_outbox_{Schema}";
+
+    private static string Qualify(string? schema, string table) =>
+        schema is null ? Quote(table) : $"{Quote(schema)}.{Quote(table)}";
+
+    internal static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+}

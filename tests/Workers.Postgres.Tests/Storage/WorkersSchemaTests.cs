@@ -1,0 +1,46 @@
+using Microsoft.EntityFrameworkCore;
+using Workers.Postgres.Tests.Support;
+using Workers.Testing;
+using Xunit;
+
+namespace Workers.Postgres.Tests.Storage;
+
+public sealed class WorkersSchemaTests(PostgresTestDatabase database) : IClassFixture<PostgresTestDatabase>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public void GenerateScript_FromTheModel_IsIdempotentAndHasTheNotifyTrigger()
+    {
+        var options = new DbContextOptionsBuilder<TestDb>();
+        options.UseWorkersPostgres("Host=unused.invalid;Username=x");
+        using var db = new TestDb(options.Options);
+
+        var script = WorkersSchema.GenerateScript(db);
+
+        Assert.Contains("CREATE TABLE IF NOT EXISTS workers_outbox", script, StringComparison.Ordinal);
+        Assert.Contains("CREATE TABLE IF NOT EXISTS workers_inbox", script, StringComparison.Ordinal);
+        Assert.Contains("CREATE INDEX IF NOT EXISTS ix_workers_outbox_pending", script, StringComparison.Ordinal);
+        Assert.DoesNotContain("effects", script, StringComparison.Ordinal); // only the Workers tables
+        Assert.DoesNotMatch(@"CREATE (UNIQUE )?(TABLE|INDEX) (?!IF NOT EXISTS)", script);
+        Assert.Contains("CREATE OR REPLACE TRIGGER workers_outbox_notify", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ApplyAsync_Twice_CreatesTablesAndTriggerOnce()
+    {
+        await WorkersSchema.ApplyAsync(database.ConnectionString, cancellationToken: Ct);
+        await WorkersSchema.ApplyAsync(database.ConnectionString, cancellationToken: Ct);
+
+        Assert.Equal(2, await Db.ScalarAsync<long>(database.ConnectionString, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('workers_outbox', 'workers_inbox')", Ct));
+        Assert.Equal(1, await Db.ScalarAsync<long>(database.ConnectionString, "SELECT count(*) FROM pg_trigger WHERE tgname = 'workers_outbox_notify'", Ct));
+    }
+
+    [Fact]
+    public async Task ApplyAsync_ConcurrentReplicas_DoNotRace()
+    {
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => WorkersSchema.ApplyAsync(database.ConnectionString, "concurrent", Ct)));
+
+        Assert.Equal(2, await Db.ScalarAsync<long>(database.ConnectionString, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'concurrent'", Ct));
+    }
+}

@@ -1,0 +1,66 @@
+using Npgsql;
+
+namespace Workers.Postgres.Tests.Support;
+
+/// <summary>Direct SQL for assertions.</summary>
+public static class Db
+{
+    public static async Task<T> ScalarAsync<T>(string connectionString, string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        var result = await command.ExecuteScalarAsync(cancellationToken);
+        return result is DBNull or null ? default! : (T)Convert.ChangeType(result, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>number → how many effect rows, for one run.</summary>
+    public static async Task<Dictionary<int, int>> EffectsAsync(string connectionString, Guid run, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT number, count(*) FROM effects WHERE run = @run GROUP BY number", connection);
+        command.Parameters.AddWithValue("run", run);
+        var result = new Dictionary<int, int>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result[reader.GetInt32(0)] = (int)reader.GetInt64(1);
+        }
+
+        return result;
+    }
+
+    /// <summary>Duplicates absorbed by the inbox for the given message ids.</summary>
+    public static async Task<long> DuplicatesAsync(string connectionString, IReadOnlyCollection<Guid> messageIds, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT coalesce(sum(duplicates), 0) FROM workers_inbox WHERE message_id = ANY(@ids)", connection);
+        command.Parameters.AddWithValue("ids", messageIds.ToArray());
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>Polls a condition until it holds or the time is up (never a fixed sleep).</summary>
+public static class Eventually
+{
+    public static async Task HoldsAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<Task<string>> describe, CancellationToken cancellationToken)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (watch.Elapsed > timeout)
+            {
+                throw new TimeoutException($"Condition not met within {timeout}: {await describe()}");
+            }
+
+            await Task.Delay(50, cancellationToken);
+        }
+    }
+}

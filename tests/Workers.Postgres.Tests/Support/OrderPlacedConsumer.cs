@@ -1,0 +1,57 @@
+using System.Collections.Concurrent;
+using MassTransit;
+
+namespace Workers.Postgres.Tests.Support;
+
+/// <summary>Writes an effect row with the DbContext it is given; optionally publishes a follow-up through the outbox.</summary>
+public sealed class OrderPlacedConsumer(TestDb db, IWorkersOutbox outbox, ConsumerProbe probe) : IConsumer<OrderPlaced>
+{
+    public Task Consume(ConsumeContext<OrderPlaced> context)
+    {
+        probe.Record(context.Message, db.Database.CurrentTransaction is not null);
+        db.Effects.Add(new Effect { Run = context.Message.Run, Number = context.Message.Number, Key = context.Message.Key, MessageId = context.MessageId!.Value });
+        if (context.Message.FollowUp)
+        {
+            outbox.Publish(new OrderShipped(context.Message.Run, context.Message.Number));
+        }
+
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class OrderShippedConsumer(ConsumerProbe probe) : IConsumer<OrderShipped>
+{
+    public Task Consume(ConsumeContext<OrderShipped> context)
+    {
+        probe.Shipped(context.Message);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>What the consumers saw (in memory, shared by the hosts of one test).</summary>
+public sealed class ConsumerProbe
+{
+    private int outsideTransaction;
+
+    public ConcurrentQueue<OrderPlaced> Runs { get; } = new();
+
+    public ConcurrentQueue<OrderShipped> ShippedMessages { get; } = new();
+
+    public int OutsideTransaction => Volatile.Read(ref outsideTransaction);
+
+    /// <summary>Raised when a consumer runs (a signal for tests, instead of polling).</summary>
+    public event Action<OrderPlaced>? Consumed;
+
+    public void Record(OrderPlaced message, bool inTransaction)
+    {
+        if (!inTransaction)
+        {
+            Interlocked.Increment(ref outsideTransaction);
+        }
+
+        Runs.Enqueue(message);
+        Consumed?.Invoke(message);
+    }
+
+    public void Shipped(OrderShipped message) => ShippedMessages.Enqueue(message);
+}

@@ -1,0 +1,58 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Xunit;
+
+namespace Workers.Postgres.Tests.Unit;
+
+public sealed class OutboxOptionsTests
+{
+    [Fact]
+    public void Defaults_AreValid()
+    {
+        Assert.Empty(new OutboxOptions().Validate());
+        Assert.Empty(new InboxOptions().Validate());
+    }
+
+    [Fact]
+    public void InvalidValues_AreAllReportedAtOnceWithTheirPaths()
+    {
+        var options = new OutboxOptions
+        {
+            BatchSize = 0,
+            PollingInterval = TimeSpan.Zero,
+            LeaseDuration = TimeSpan.FromSeconds(5),
+            PublishTimeout = TimeSpan.FromSeconds(5),
+            RetryDelay = TimeSpan.FromSeconds(10),
+            MaxRetryDelay = TimeSpan.FromSeconds(1),
+            DispatchedRetention = TimeSpan.FromSeconds(-1),
+        };
+
+        var errors = options.Validate("Workers:Outbox");
+
+        Assert.Equal(5, errors.Count);
+        Assert.Contains(errors, e => e.StartsWith("Workers:Outbox:BatchSize", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Workers:Outbox:PollingInterval", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Workers:Outbox:PublishTimeout", StringComparison.Ordinal) && e.Contains("LeaseDuration", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Workers:Outbox:MaxRetryDelay", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Workers:Outbox:DispatchedRetention", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void InvalidInboxOptions_AreReportedWithTheirPaths()
+    {
+        var errors = new InboxOptions { Retention = TimeSpan.Zero, CleanupInterval = TimeSpan.FromSeconds(-1) }.Validate();
+
+        Assert.Equal(["Workers:Inbox:Retention must be positive (was 00:00:00).", "Workers:Inbox:CleanupInterval must be positive (was -00:00:01)."], errors);
+    }
+
+    [Fact]
+    public void AddWorkersOutbox_WithInvalidOptions_FailsOptionsValidation()
+    {
+        var services = new ServiceCollection();
+        services.AddWorkersOutbox<Support.TestDb>(o => o.BatchSize = -1);
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<OutboxOptions>>().Value);
+        Assert.Contains("Workers:Outbox:BatchSize", error.Message, StringComparison.Ordinal);
+    }
+}
