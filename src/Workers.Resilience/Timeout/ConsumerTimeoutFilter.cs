@@ -1,0 +1,103 @@
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Workers.Resilience.Bulkhead;
+
+namespace Workers.Resilience.Timeout;
+
+/// <summary>
+/// The timeout stage of one consumer (inside its bulkhead): cancels the consumer's token at the timeout and fails
+/// the attempt with <see cref="ConsumerTimeoutException"/>. When the consumer does not return within the grace
+/// period it is reported, the attempt fails anyway, and the bulkhead permit stays held until the consumer returns.
+/// </summary>
+internal sealed class ConsumerTimeoutFilter<TMessage> : IFilter<ConsumeContext<TMessage>>
+    where TMessage : class
+{
+    private readonly ConsumerTimeout timeout;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+
+    public ConsumerTimeoutFilter(ConsumerTimeout timeout, TimeProvider time, ILogger logger)
+    {
+        this.timeout = timeout;
+        this.time = time;
+        this.logger = logger;
+    }
+
+    public void Probe(ProbeContext context)
+    {
+        var scope = context.CreateFilterScope("workers-timeout");
+        scope.Add("consumer", timeout.Consumer);
+        scope.Add("timeout", timeout.Timeout);
+    }
+
+    public async Task Send(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next)
+    {
+        var deadline = new CancellationTokenSource(timeout.Timeout, time);
+        var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, deadline.Token);
+        var running = next.Send(new TimeoutConsumeContext<TMessage>(context, linked.Token));
+        var disposeNow = true;
+        try
+        {
+            var expired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (deadline.Token.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), expired))
+            {
+                if (await Task.WhenAny(running, expired.Task).ConfigureAwait(false) == running)
+                {
+                    try
+                    {
+                        await running.ConfigureAwait(false);
+                        return;
+                    }
+                    catch (Exception ex) when (deadline.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+                    {
+                        throw TimedOut(context, ex);
+                    }
+                }
+            }
+
+            // The deadline passed first: the token is cancelled; give the consumer its grace period.
+            var grace = Task.Delay(timeout.GracePeriod, time);
+            if (await Task.WhenAny(running, grace).ConfigureAwait(false) != running)
+            {
+                disposeNow = false;
+                timeout.OnIgnoredCancellation(running);
+                BulkheadLease.Current?.DeferUntil(running);
+                _ = running.ContinueWith(static (_, state) => Dispose(state), (deadline, linked), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                TimeoutLog.IgnoredCancellation(logger, timeout.Consumer, timeout.GracePeriod, context.MessageId);
+                throw TimedOut(context, null);
+            }
+
+            try
+            {
+                await running.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
+            {
+                throw TimedOut(context, ex);
+            }
+        }
+        finally
+        {
+            if (disposeNow)
+            {
+                linked.Dispose();
+                deadline.Dispose();
+            }
+        }
+    }
+
+    private static void Dispose(object? state)
+    {
+        var (deadline, linked) = ((CancellationTokenSource, CancellationTokenSource))state!;
+        linked.Dispose();
+        deadline.Dispose();
+    }
+
+    private ConsumerTimeoutException TimedOut(ConsumeContext context, Exception? inner)
+    {
+        timeout.OnTimedOut();
+        TimeoutLog.TimedOut(logger, timeout.Consumer, timeout.Timeout, context.MessageId);
+        var message = $"Consumer '{timeout.Consumer}' timed out after {timeout.Timeout}.";
+        return inner is null ? new ConsumerTimeoutException(message) : new ConsumerTimeoutException(message, inner);
+    }
+}
