@@ -9,6 +9,9 @@ public static class BulkheadConstants
     /// <summary>Default <see cref="BulkheadOptions.QueueLimit"/>: 0 (a message over the limit goes straight back to the queue).</summary>
     public const int DefaultQueueLimit = 0;
 
+    /// <summary>Default <see cref="BulkheadOptions.Overflow"/>: <see cref="BulkheadOverflow.Requeue"/>.</summary>
+    public const BulkheadOverflow DefaultOverflow = BulkheadOverflow.Requeue;
+
     /// <summary>Largest accepted <see cref="BulkheadOptions.PermitLimit"/>.</summary>
     public const int MaxPermitLimit = 10_000;
 

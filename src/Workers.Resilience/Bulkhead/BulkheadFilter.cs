@@ -24,8 +24,20 @@ internal sealed class BulkheadFilter<TMessage> : IFilter<ConsumeContext<TMessage
 
     public async Task Send(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next)
     {
-        var lease = await bulkhead.AcquireAsync(context.CancellationToken).ConfigureAwait(false)
-            ?? throw new BulkheadRejectedException($"The bulkhead of '{bulkhead.Consumer}' is full: the message is returned to the queue.");
+        var lease = await bulkhead.AcquireAsync(context.CancellationToken).ConfigureAwait(false);
+        if (lease is null)
+        {
+            if (bulkhead.Overflow != BulkheadOverflow.MoveToBack)
+            {
+                throw new BulkheadRejectedException($"The bulkhead of '{bulkhead.Consumer}' is full: the message is returned to the queue.");
+            }
+
+            var queue = await context.GetSendEndpoint(context.ReceiveContext.InputAddress).ConfigureAwait(false);
+            await context.Forward(queue, context.Message).ConfigureAwait(false);
+            context.GetOrAddPayload(() => MovedToBack.Instance);
+            return;
+        }
+
         BulkheadLease.Current = lease;
         try
         {

@@ -21,6 +21,9 @@ public sealed class BulkheadOptions
     [Range(0, BulkheadConstants.MaxQueueLimit)]
     public int QueueLimit { get; set; } = BulkheadConstants.DefaultQueueLimit;
 
+    /// <summary>What happens to a message when the permits and the queue are full.</summary>
+    public BulkheadOverflow Overflow { get; set; } = BulkheadConstants.DefaultOverflow;
+
     /// <summary>Checks every setting; returns all errors, each prefixed with <paramref name="path"/>.</summary>
     /// <param name="path">The configuration path of these options.</param>
     public IReadOnlyList<string> Validate(string path = "Bulkhead")
@@ -34,6 +37,11 @@ public sealed class BulkheadOptions
         if (QueueLimit < 0 || QueueLimit > BulkheadConstants.MaxQueueLimit)
         {
             errors.Add($"{path}:{nameof(QueueLimit)} must be between 0 and {BulkheadConstants.MaxQueueLimit} (was {QueueLimit}).");
+        }
+
+        if (!Enum.IsDefined(Overflow))
+        {
+            errors.Add($"{path}:{nameof(Overflow)} must be {nameof(BulkheadOverflow.Requeue)} or {nameof(BulkheadOverflow.MoveToBack)} (was {Overflow}).");
         }
 
         return errors;

@@ -33,10 +33,13 @@ internal sealed class ConsumerBulkhead
         Consumer = consumer;
         permitLimit = options.PermitLimit;
         queueLimit = options.QueueLimit;
+        Overflow = options.Overflow;
         Live.TryAdd(this, 0);
     }
 
     public string Consumer { get; }
+
+    public BulkheadOverflow Overflow { get; }
 
     public int InFlight
     {

@@ -49,6 +49,12 @@ internal sealed class CircuitBreakerFilter : IFilter<ConsumeContext>
             throw;
         }
 
+        if (context.TryGetPayload<Bulkhead.MovedToBack>(out _))
+        {
+            breaker.OnAbandoned(probe);
+            return;
+        }
+
         breaker.OnSuccess(probe);
     }
 

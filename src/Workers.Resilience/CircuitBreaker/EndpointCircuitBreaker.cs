@@ -224,6 +224,12 @@ internal sealed class EndpointCircuitBreaker : IDisposable
         lock (gate)
         {
             Apply(machine.OnBreakElapsed());
+            if (!disposed && machine.State == CircuitState.Open && machine.OpenUntil is { } until)
+            {
+                // Timers may fire a little before the wall clock reaches the end of the break: re-arm for the rest.
+                var rest = until - time.GetUtcNow();
+                breakTimer?.Change(rest > TimeSpan.FromMilliseconds(1) ? rest : TimeSpan.FromMilliseconds(1), System.Threading.Timeout.InfiniteTimeSpan);
+            }
         }
     }
 

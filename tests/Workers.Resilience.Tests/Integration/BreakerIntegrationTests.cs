@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Workers.Testing;
+using Xunit;
+
+namespace Workers.Resilience.Tests.Integration;
+
+public sealed record BreakerMessage(int Id);
+
+/// <summary>The downstream dependency the consumer calls: made to fail, then to recover.</summary>
+public sealed class FlakyDependency
+{
+    private volatile bool healthy;
+
+    public bool Healthy
+    {
+        get => healthy;
+        set => healthy = value;
+    }
+
+    public ConcurrentDictionary<int, int> Consumed { get; } = new();
+
+    public ConcurrentDictionary<int, int> RedeliveryCounts { get; } = new();
+
+    public int Calls;
+
+    public void Call(int id, int redeliveryCount)
+    {
+        Interlocked.Increment(ref Calls);
+        if (!healthy)
+        {
+            throw new HttpRequestException("dependency unavailable");
+        }
+
+        Consumed.AddOrUpdate(id, 1, (_, n) => n + 1);
+        RedeliveryCounts[id] = redeliveryCount;
+    }
+}
+
+public sealed class BreakerConsumer(FlakyDependency dependency) : IConsumer<BreakerMessage>
+{
+    public async Task Consume(ConsumeContext<BreakerMessage> context)
+    {
+        await Task.Yield();
+        dependency.Call(context.Message.Id, context.GetRedeliveryCount());
+    }
+}
+
+public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutputHelper output) : IClassFixture<RabbitMqTestVhost>
+{
+    private const string Queue = "breaker-orders";
+    private const int Messages = 40;
+
+    [Fact]
+    public async Task DependencyOutage_PausesTheEndpointWithoutLosingOrBurningMessages_ThenEachIsConsumedOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var dependency = new FlakyDependency { Healthy = false };
+        var redelivery = new StandInRedeliveryFilter<BreakerMessage>(maxRedeliveries: 3);
+        await using var bus = await IntegrationBus.StartAsync(
+            vhost.Uri,
+            s => s.AddSingleton(dependency),
+            x => x.AddConsumer<BreakerConsumer>(),
+            (context, cfg) => cfg.ReceiveEndpoint(Queue, e =>
+            {
+                e.PrefetchCount = 8;
+                e.ConcurrentMessageLimit = 4;
+                e.UseFilter(redelivery);
+                e.UseEndpointCircuitBreaker(context, o =>
+                {
+                    o.MinimumThroughput = 3;
+                    o.FailureRatio = 0.5;
+                    o.SamplingDuration = TimeSpan.FromSeconds(30);
+                    o.BreakDuration = TimeSpan.FromMilliseconds(300);
+                    o.BreakDurationFactor = 2;
+                    o.MaxBreakDuration = TimeSpan.FromSeconds(2);
+                });
+                e.ConfigureConsumer<BreakerConsumer>(context);
+            }),
+            ct);
+        var registry = bus.Services.GetRequiredService<CircuitBreakerRegistry>();
+
+        await bus.SendAsync(Queue, Enumerable.Range(1, Messages).Select(i => new BreakerMessage(i)), ct);
+
+        // Opened: the endpoint stops consuming and every message is back in the queue.
+        await IntegrationBus.WaitUntilAsync(() => registry.Find(Queue)?.State == CircuitState.Open, TimeSpan.FromSeconds(30), "breaker open", ct);
+        await IntegrationBus.WaitUntilAsync(
+            async () => await bus.InspectQueueAsync(Queue, ct) is { Consumers: 0, Ready: Messages },
+            TimeSpan.FromSeconds(30), "endpoint paused with every message ready", ct);
+        var redeliveredAtTrip = redelivery.Redelivered;
+        output.WriteLine($"opened after {dependency.Calls} calls; {redeliveredAtTrip} message(s) counted an attempt before the trip");
+        Assert.InRange(redeliveredAtTrip, 0, 2); // only failures before the trip count (MinimumThroughput - 1 at most)
+
+        // Half-open probes keep failing: the breaker reopens with growing breaks; nothing is consumed, nothing burns an attempt.
+        await IntegrationBus.WaitUntilAsync(() => registry.Find(Queue) is { ConsecutiveBreaks: >= 3, State: CircuitState.Open }, TimeSpan.FromSeconds(30), "three consecutive breaks", ct);
+        await IntegrationBus.WaitUntilAsync(
+            async () => await bus.InspectQueueAsync(Queue, ct) is { Consumers: 0, Ready: Messages },
+            TimeSpan.FromSeconds(30), "endpoint paused again with every message ready", ct);
+        Assert.Equal(redeliveredAtTrip, redelivery.Redelivered);
+        Assert.Empty(dependency.Consumed);
+        Assert.Null(await bus.InspectQueueAsync(Queue + "_error", ct));
+        output.WriteLine($"after {registry.Find(Queue)!.ConsecutiveBreaks} breaks: {dependency.Calls} calls, queue still holds {Messages}");
+
+        // Recovery: the next probe succeeds, the breaker closes and every message is consumed exactly once.
+        dependency.Healthy = true;
+        await IntegrationBus.WaitUntilAsync(() => dependency.Consumed.Count == Messages, TimeSpan.FromSeconds(30), "every message consumed", ct);
+        await IntegrationBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(Queue, ct) is { Ready: 0 }, TimeSpan.FromSeconds(10), "queue drained", ct);
+
+        Assert.Equal(CircuitState.Closed, registry.Find(Queue)!.State);
+        Assert.All(dependency.Consumed, pair => Assert.Equal(1, pair.Value));
+        Assert.Equal(Enumerable.Range(1, Messages), dependency.Consumed.Keys.Order());
+        Assert.Equal(redeliveredAtTrip, redelivery.Redelivered);
+        Assert.Equal(redeliveredAtTrip, dependency.RedeliveryCounts.Values.Count(c => c == 1)); // requeues left MT-Redelivery-Count alone
+        Assert.All(dependency.RedeliveryCounts.Values, c => Assert.InRange(c, 0, 1));
+        Assert.Null(await bus.InspectQueueAsync(Queue + "_error", ct));
+        Assert.Equal(1u, (await bus.InspectQueueAsync(Queue, ct))!.Value.Consumers);
+    }
+}
