@@ -15,9 +15,11 @@ namespace Workers.Resilience;
 /// <para>The consume pipeline, outermost to innermost, is
 /// <c>dead-letter fallback → redelivery → circuit breaker → bulkhead → timeout → inbox → consumer</c>.
 /// MassTransit applies filters in the order they are configured, so on a receive endpoint call the redelivery
-/// stage first, then <see cref="UseEndpointCircuitBreaker(IReceiveEndpointConfigurator, IServiceProvider, Action{CircuitBreakerOptions}?)"/>;
-/// on a consumer call <see cref="UseBulkhead{TConsumer}(IConsumerConfigurator{TConsumer}, IServiceProvider, Action{BulkheadOptions}?, string?)"/>
-/// before <see cref="UseConsumerTimeout{TConsumer}(IConsumerConfigurator{TConsumer}, IServiceProvider, Action{TimeoutOptions}?, string?)"/>.</para>
+/// stage first, then <c>UseEndpointCircuitBreaker</c>, then per consumer <c>UseBulkhead&lt;TConsumer&gt;</c> and
+/// <c>UseConsumerTimeout&lt;TConsumer&gt;</c>, then <c>ConfigureConsumer</c>. The bulkhead and the timeout sit on the endpoint's
+/// consume pipe (they act on the messages of the consumer's types) rather than inside the consumer's pipe, because MassTransit
+/// turns an <see cref="OperationCanceledException"/> escaping a consumer pipe into a <c>ConsumerCanceledException</c>
+/// (a fault), which would defeat a requeue.</para>
 /// <para>Messages that must return to the broker untouched (breaker open, bulkhead full) fail with
 /// <see cref="CircuitBreakerOpenException"/> or <see cref="BulkheadRejectedException"/>; both derive from
 /// <see cref="OperationCanceledException"/>, which MassTransit's error pipe does not handle, so the RabbitMQ transport
@@ -75,85 +77,75 @@ public static class BreakerConfigurationExtensions
     }
 
     /// <summary>
-    /// Adds a bulkhead to a consumer (all its message types share the permits). Needs <see cref="AddWorkersBreakers"/>.
+    /// Adds a bulkhead for one consumer of the endpoint: messages of the types <typeparamref name="TConsumer"/> consumes take
+    /// its permits. Call after <c>UseEndpointCircuitBreaker</c> and before <c>ConfigureConsumer</c>. Needs <see cref="AddWorkersBreakers"/>.
     /// </summary>
     /// <typeparam name="TConsumer">The consumer.</typeparam>
-    /// <param name="configurator">The consumer's configurator (<c>e.ConfigureConsumer&lt;T&gt;(ctx, c =&gt; ...)</c>).</param>
+    /// <param name="configurator">The receive endpoint.</param>
     /// <param name="provider">The service provider (the <c>IBusRegistrationContext</c>).</param>
     /// <param name="configure">Changes the default options.</param>
     /// <param name="consumerName">Name in <see cref="BulkheadRegistry"/>; the consumer type's full name by default.</param>
-    public static void UseBulkhead<TConsumer>(this IConsumerConfigurator<TConsumer> configurator, IServiceProvider provider, Action<BulkheadOptions>? configure = null, string? consumerName = null)
+    public static void UseBulkhead<TConsumer>(this IReceiveEndpointConfigurator configurator, IServiceProvider provider, Action<BulkheadOptions>? configure = null, string? consumerName = null)
         where TConsumer : class
     {
         var options = new BulkheadOptions();
         configure?.Invoke(options);
-        UseBulkhead(configurator, provider, options, consumerName);
+        UseBulkhead<TConsumer>(configurator, provider, options, consumerName);
     }
 
-    /// <summary>Adds a bulkhead to a consumer with the given options (e.g. bound from configuration).</summary>
+    /// <summary>Adds a bulkhead for one consumer of the endpoint with the given options (e.g. bound from configuration).</summary>
     /// <typeparam name="TConsumer">The consumer.</typeparam>
-    /// <param name="configurator">The consumer's configurator.</param>
+    /// <param name="configurator">The receive endpoint.</param>
     /// <param name="provider">The service provider (the <c>IBusRegistrationContext</c>).</param>
     /// <param name="options">The bulkhead's options.</param>
     /// <param name="consumerName">Name in <see cref="BulkheadRegistry"/>; the consumer type's full name by default.</param>
-    public static void UseBulkhead<TConsumer>(this IConsumerConfigurator<TConsumer> configurator, IServiceProvider provider, BulkheadOptions options, string? consumerName = null)
+    public static void UseBulkhead<TConsumer>(this IReceiveEndpointConfigurator configurator, IServiceProvider provider, BulkheadOptions options, string? consumerName = null)
         where TConsumer : class
     {
         ArgumentNullException.ThrowIfNull(configurator);
         ArgumentNullException.ThrowIfNull(provider);
         ArgumentNullException.ThrowIfNull(options);
         var name = consumerName ?? typeof(TConsumer).FullName ?? typeof(TConsumer).Name;
-        ThrowIfInvalid(options.Validate($"Bulkhead:{name}"));
-        var bulkhead = provider.GetRequiredService<BulkheadRegistry>().GetOrAdd(name, options);
-        configurator.ConnectConsumerConfigurationObserver(new BulkheadConfigurationObserver(bulkhead));
+        configurator.AddPipeSpecification(new BulkheadSpecification(provider.GetRequiredService<BulkheadRegistry>(), name, options, ConsumerMessageTypes.For<TConsumer>()));
     }
 
     /// <summary>
-    /// Adds a per-attempt timeout to a consumer: its cancellation token fires at <see cref="TimeoutOptions.Timeout"/> and
-    /// the attempt fails with <see cref="ConsumerTimeoutException"/> (transient). Needs <see cref="AddWorkersBreakers"/>.
+    /// Adds a per-attempt timeout for one consumer of the endpoint: the consumer's cancellation token fires at
+    /// <see cref="TimeoutOptions.Timeout"/> and the attempt fails with <see cref="ConsumerTimeoutException"/> (transient).
+    /// Call after <c>UseBulkhead</c> and before <c>ConfigureConsumer</c>. Needs <see cref="AddWorkersBreakers"/>.
     /// </summary>
     /// <typeparam name="TConsumer">The consumer.</typeparam>
-    /// <param name="configurator">The consumer's configurator.</param>
+    /// <param name="configurator">The receive endpoint.</param>
     /// <param name="provider">The service provider (the <c>IBusRegistrationContext</c>).</param>
     /// <param name="configure">Changes the default options.</param>
     /// <param name="consumerName">Name in <see cref="ConsumerTimeoutRegistry"/>; the consumer type's full name by default.</param>
-    public static void UseConsumerTimeout<TConsumer>(this IConsumerConfigurator<TConsumer> configurator, IServiceProvider provider, Action<TimeoutOptions>? configure = null, string? consumerName = null)
+    public static void UseConsumerTimeout<TConsumer>(this IReceiveEndpointConfigurator configurator, IServiceProvider provider, Action<TimeoutOptions>? configure = null, string? consumerName = null)
         where TConsumer : class
     {
         var options = new TimeoutOptions();
         configure?.Invoke(options);
-        UseConsumerTimeout(configurator, provider, options, consumerName);
+        UseConsumerTimeout<TConsumer>(configurator, provider, options, consumerName);
     }
 
-    /// <summary>Adds a per-attempt timeout to a consumer with the given options (e.g. bound from configuration).</summary>
+    /// <summary>Adds a per-attempt timeout for one consumer of the endpoint with the given options (e.g. bound from configuration).</summary>
     /// <typeparam name="TConsumer">The consumer.</typeparam>
-    /// <param name="configurator">The consumer's configurator.</param>
+    /// <param name="configurator">The receive endpoint.</param>
     /// <param name="provider">The service provider (the <c>IBusRegistrationContext</c>).</param>
     /// <param name="options">The timeout's options.</param>
     /// <param name="consumerName">Name in <see cref="ConsumerTimeoutRegistry"/>; the consumer type's full name by default.</param>
-    public static void UseConsumerTimeout<TConsumer>(this IConsumerConfigurator<TConsumer> configurator, IServiceProvider provider, TimeoutOptions options, string? consumerName = null)
+    public static void UseConsumerTimeout<TConsumer>(this IReceiveEndpointConfigurator configurator, IServiceProvider provider, TimeoutOptions options, string? consumerName = null)
         where TConsumer : class
     {
         ArgumentNullException.ThrowIfNull(configurator);
         ArgumentNullException.ThrowIfNull(provider);
         ArgumentNullException.ThrowIfNull(options);
         var name = consumerName ?? typeof(TConsumer).FullName ?? typeof(TConsumer).Name;
-        ThrowIfInvalid(options.Validate($"Timeout:{name}"));
-        var registry = provider.GetRequiredService<ConsumerTimeoutRegistry>();
-        configurator.ConnectConsumerConfigurationObserver(new TimeoutConfigurationObserver(registry.GetOrAdd(name, options), registry));
+        configurator.AddPipeSpecification(new TimeoutSpecification(provider.GetRequiredService<ConsumerTimeoutRegistry>(), name, options, ConsumerMessageTypes.For<TConsumer>()));
     }
 
     private static string QueueName(Uri inputAddress)
     {
         var path = inputAddress.AbsolutePath.TrimEnd('/');
         return Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..]);
-    }
-
-    private static void ThrowIfInvalid(IReadOnlyList<string> errors)
-    {
-        if (errors.Count > 0)
-        {
-            throw new ConfigurationException(string.Join(Environment.NewLine, errors));
-        }
     }
 }

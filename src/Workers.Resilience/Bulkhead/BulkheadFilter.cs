@@ -1,16 +1,25 @@
+using System.Reflection;
 using MassTransit;
 
 namespace Workers.Resilience.Bulkhead;
 
-/// <summary>The bulkhead stage of one consumer for one of its message types (all share the consumer's permits).</summary>
-internal sealed class BulkheadFilter<TMessage> : IFilter<ConsumeContext<TMessage>>
-    where TMessage : class
+/// <summary>
+/// The bulkhead stage of one consumer, on the endpoint's consume pipe (before MassTransit creates the consumer, so that
+/// a rejection reaches the transport as a requeue): only messages of the consumer's types take its permits.
+/// </summary>
+internal sealed class BulkheadFilter : IFilter<ConsumeContext>
 {
-    private readonly ConsumerBulkhead bulkhead;
+    private static readonly MethodInfo ForwardMethod = typeof(BulkheadFilter).GetMethod(nameof(ForwardAsync), BindingFlags.NonPublic | BindingFlags.Static)!;
 
-    public BulkheadFilter(ConsumerBulkhead bulkhead)
+    private readonly ConsumerBulkhead bulkhead;
+    private readonly ConsumerMessageTypes messageTypes;
+    private readonly Func<ConsumeContext, ISendEndpoint, Task<bool>>[] forwarders;
+
+    public BulkheadFilter(ConsumerBulkhead bulkhead, ConsumerMessageTypes messageTypes)
     {
         this.bulkhead = bulkhead;
+        this.messageTypes = messageTypes;
+        forwarders = [.. messageTypes.Types.Select(t => ForwardMethod.MakeGenericMethod(t).CreateDelegate<Func<ConsumeContext, ISendEndpoint, Task<bool>>>())];
     }
 
     public void Probe(ProbeContext context)
@@ -22,8 +31,14 @@ internal sealed class BulkheadFilter<TMessage> : IFilter<ConsumeContext<TMessage
         scope.Add("queueLimit", snapshot.QueueLimit);
     }
 
-    public async Task Send(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next)
+    public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
     {
+        if (!messageTypes.Matches(context))
+        {
+            await next.Send(context).ConfigureAwait(false);
+            return;
+        }
+
         var lease = await bulkhead.AcquireAsync(context.CancellationToken).ConfigureAwait(false);
         if (lease is null)
         {
@@ -32,12 +47,12 @@ internal sealed class BulkheadFilter<TMessage> : IFilter<ConsumeContext<TMessage
                 throw new BulkheadRejectedException($"The bulkhead of '{bulkhead.Consumer}' is full: the message is returned to the queue.");
             }
 
-            var queue = await context.GetSendEndpoint(context.ReceiveContext.InputAddress).ConfigureAwait(false);
-            await context.Forward(queue, context.Message).ConfigureAwait(false);
-            context.GetOrAddPayload(() => MovedToBack.Instance);
+            await MoveToBackAsync(context).ConfigureAwait(false);
             return;
         }
 
+        var outer = BulkheadLease.Current;
+        lease.Outer = outer;
         BulkheadLease.Current = lease;
         try
         {
@@ -45,8 +60,35 @@ internal sealed class BulkheadFilter<TMessage> : IFilter<ConsumeContext<TMessage
         }
         finally
         {
-            BulkheadLease.Current = null;
+            BulkheadLease.Current = outer;
             lease.Complete();
         }
+    }
+
+    private static async Task<bool> ForwardAsync<TMessage>(ConsumeContext context, ISendEndpoint queue)
+        where TMessage : class
+    {
+        if (!context.TryGetMessage<TMessage>(out var typed))
+        {
+            return false;
+        }
+
+        await context.Forward(queue, typed.Message).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task MoveToBackAsync(ConsumeContext context)
+    {
+        var queue = await context.GetSendEndpoint(context.ReceiveContext.InputAddress).ConfigureAwait(false);
+        foreach (var forward in forwarders)
+        {
+            if (await forward(context, queue).ConfigureAwait(false))
+            {
+                context.GetOrAddPayload(() => MovedToBack.Instance);
+                return;
+            }
+        }
+
+        throw new BulkheadRejectedException($"The bulkhead of '{bulkhead.Consumer}' is full: the message is returned to the queue.");
     }
 }

@@ -17,7 +17,10 @@ internal sealed class BulkheadLease
         this.bulkhead = bulkhead;
     }
 
-    /// <summary>The lease of the message running on this async flow, seen by the stages inside the bulkhead.</summary>
+    /// <summary>The lease taken by an enclosing bulkhead of the same message (several consumers' bulkheads can nest).</summary>
+    public BulkheadLease? Outer { get; set; }
+
+    /// <summary>The innermost lease of the message running on this async flow, seen by the stages inside the bulkhead.</summary>
     public static BulkheadLease? Current
     {
         get => CurrentLease.Value;

@@ -9,15 +9,16 @@ namespace Workers.Resilience.Timeout;
 /// the attempt with <see cref="ConsumerTimeoutException"/>. When the consumer does not return within the grace
 /// period it is reported, the attempt fails anyway, and the bulkhead permit stays held until the consumer returns.
 /// </summary>
-internal sealed class ConsumerTimeoutFilter<TMessage> : IFilter<ConsumeContext<TMessage>>
-    where TMessage : class
+internal sealed class ConsumerTimeoutFilter : IFilter<ConsumeContext>
 {
     private readonly ConsumerTimeout timeout;
     private readonly TimeProvider time;
     private readonly ILogger logger;
+    private readonly ConsumerMessageTypes messageTypes;
 
-    public ConsumerTimeoutFilter(ConsumerTimeout timeout, TimeProvider time, ILogger logger)
+    public ConsumerTimeoutFilter(ConsumerTimeout timeout, ConsumerMessageTypes messageTypes, TimeProvider time, ILogger logger)
     {
+        this.messageTypes = messageTypes;
         this.timeout = timeout;
         this.time = time;
         this.logger = logger;
@@ -30,11 +31,17 @@ internal sealed class ConsumerTimeoutFilter<TMessage> : IFilter<ConsumeContext<T
         scope.Add("timeout", timeout.Timeout);
     }
 
-    public async Task Send(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next)
+    public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
     {
+        if (!messageTypes.Matches(context))
+        {
+            await next.Send(context).ConfigureAwait(false);
+            return;
+        }
+
         var deadline = new CancellationTokenSource(timeout.Timeout, time);
         var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, deadline.Token);
-        var running = next.Send(new TimeoutConsumeContext<TMessage>(context, linked.Token));
+        var running = next.Send(new TimeoutConsumeContext(context, linked.Token));
         var disposeNow = true;
         try
         {
@@ -61,7 +68,11 @@ internal sealed class ConsumerTimeoutFilter<TMessage> : IFilter<ConsumeContext<T
             {
                 disposeNow = false;
                 timeout.OnIgnoredCancellation(running);
-                BulkheadLease.Current?.DeferUntil(running);
+                for (var lease = BulkheadLease.Current; lease is not null; lease = lease.Outer)
+                {
+                    lease.DeferUntil(running);
+                }
+
                 _ = running.ContinueWith(static (_, state) => Dispose(state), (deadline, linked), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 TimeoutLog.IgnoredCancellation(logger, timeout.Consumer, timeout.GracePeriod, context.MessageId);
                 throw TimedOut(context, null);
@@ -98,6 +109,9 @@ internal sealed class ConsumerTimeoutFilter<TMessage> : IFilter<ConsumeContext<T
         timeout.OnTimedOut();
         TimeoutLog.TimedOut(logger, timeout.Consumer, timeout.Timeout, context.MessageId);
         var message = $"Consumer '{timeout.Consumer}' timed out after {timeout.Timeout}.";
-        return inner is null ? new ConsumerTimeoutException(message) : new ConsumerTimeoutException(message, inner);
+        // An inner OperationCanceledException would make MassTransit treat the failure as a cancellation, not a timeout.
+        return inner is null || inner is OperationCanceledException || inner.GetBaseException() is OperationCanceledException
+            ? new ConsumerTimeoutException(message)
+            : new ConsumerTimeoutException(message, inner);
     }
 }
