@@ -68,11 +68,13 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private static readonly string Slow = typeof(SlowConsumer).FullName!;
 
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
     private static async Task<TimeSpan> MeasureFastAsync(IntegrationBus bus, BulkheadProbe probe, string queue, int count, int offset, CancellationToken ct)
     {
         var done = probe.ExpectFast(count);
         var watch = Stopwatch.StartNew();
-        await bus.SendAsync(queue, Enumerable.Range(offset, count).Select(i => new FastMessage(i)), ct);
+        await bus.SendConcurrentlyAsync(queue, Enumerable.Range(offset, count).Select(i => new FastMessage(i)), ct);
         await done.WaitAsync(Wait, ct);
         return watch.Elapsed;
     }
@@ -82,7 +84,7 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
     {
         var ct = TestContext.Current.CancellationToken;
         var probe = new BulkheadProbe();
-        const int fast = 400;
+        const int fast = 1500;
         await using var bus = await IntegrationBus.StartAsync(
             vhost.Uri,
             s => s.AddSingleton(probe),
@@ -110,12 +112,13 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
         var bulkheads = bus.Services.GetRequiredService<BulkheadRegistry>();
 
         await MeasureFastAsync(bus, probe, "bulkhead-fast", 50, 0, ct); // warm-up
-        var alone = await MeasureFastAsync(bus, probe, "bulkhead-fast", fast, 1000, ct);
+        // Best of two runs per phase: the machine is shared, the fastest run is the least disturbed one.
+        var alone = Min(await MeasureFastAsync(bus, probe, "bulkhead-fast", fast, 10_000, ct), await MeasureFastAsync(bus, probe, "bulkhead-fast", fast, 20_000, ct));
 
         await bus.SendAsync("bulkhead-slow", Enumerable.Range(1, 40).Select(i => new SlowMessage(i)), ct);
         await IntegrationBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 2, Waiting: 2 }, Wait, "slow consumer saturated", ct);
 
-        var beside = await MeasureFastAsync(bus, probe, "bulkhead-fast", fast, 2000, ct);
+        var beside = Min(await MeasureFastAsync(bus, probe, "bulkhead-fast", fast, 30_000, ct), await MeasureFastAsync(bus, probe, "bulkhead-fast", fast, 40_000, ct));
 
         Assert.Equal(fast, probe.FastConsumed.Count);
         Assert.True(bulkheads.Find(Slow) is { InFlight: 2, Waiting: 2 }, "the slow consumer stayed saturated during the measurement");

@@ -65,6 +65,14 @@ internal sealed class IntegrationBus : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends all messages at once (concurrent publisher confirms), so that a measurement is bound by consumption.</summary>
+    public async Task SendConcurrentlyAsync<T>(string queue, IEnumerable<T> messages, CancellationToken cancellationToken)
+        where T : class
+    {
+        var endpoint = await Bus.GetSendEndpoint(new Uri($"queue:{queue}"));
+        await Task.WhenAll(messages.Select(m => endpoint.Send(m, cancellationToken)));
+    }
+
     /// <summary>Ready messages and consumers of a queue, read at once over AMQP (null when the queue does not exist).</summary>
     public async Task<(uint Ready, uint Consumers)?> InspectQueueAsync(string queue, CancellationToken cancellationToken)
     {
