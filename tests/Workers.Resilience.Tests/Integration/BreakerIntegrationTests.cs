@@ -100,6 +100,8 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
         Assert.Equal(redeliveredAtTrip, redelivery.Redelivered);
         Assert.Empty(dependency.Consumed);
         Assert.Null(await bus.InspectQueueAsync(Queue + "_error", ct));
+        var health = bus.Bus.CheckHealth();
+        output.WriteLine($"MassTransit bus health while the breaker holds the endpoint: {health.Status} ({health.Description})");
         output.WriteLine($"after {registry.Find(Queue)!.ConsecutiveBreaks} breaks: {dependency.Calls} calls, queue still holds {Messages}");
 
         // Recovery: the next probe succeeds, the breaker closes and every message is consumed exactly once.
@@ -116,4 +118,39 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
         Assert.Null(await bus.InspectQueueAsync(Queue + "_error", ct));
         Assert.Equal(1u, (await bus.InspectQueueAsync(Queue, ct))!.Value.Consumers);
     }
+
+    [Fact]
+    public async Task PermanentFailures_AreDeadLettered_AndDoNotTripTheBreaker()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        const string queue = "breaker-poison";
+        var redelivery = new StandInRedeliveryFilter<PoisonMessage>(maxRedeliveries: 3);
+        await using var bus = await IntegrationBus.StartAsync(
+            vhost.Uri,
+            _ => { },
+            x => x.AddConsumer<PoisonConsumer>(),
+            (context, cfg) => cfg.ReceiveEndpoint(queue, e =>
+            {
+                e.UseFilter(redelivery);
+                e.UseEndpointCircuitBreaker(context, o => { o.MinimumThroughput = 2; o.FailureRatio = 0.1; });
+                e.ConfigureConsumer<PoisonConsumer>(context);
+            }),
+            ct);
+        var registry = bus.Services.GetRequiredService<CircuitBreakerRegistry>();
+
+        await bus.SendAsync(queue, Enumerable.Range(1, 10).Select(i => new PoisonMessage(i)), ct);
+
+        await IntegrationBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(queue + "_error", ct) is { Ready: 10 }, TimeSpan.FromSeconds(30), "ten messages dead-lettered", ct);
+        Assert.Equal(CircuitState.Closed, registry.Find(queue)!.State);
+        Assert.Equal((0, 0), (registry.Find(queue)!.Successes, registry.Find(queue)!.Failures));
+        Assert.Equal(0, redelivery.Redelivered);
+        Assert.Equal(1u, (await bus.InspectQueueAsync(queue, ct))!.Value.Consumers);
+    }
+}
+
+public sealed record PoisonMessage(int Id);
+
+public sealed class PoisonConsumer : IConsumer<PoisonMessage>
+{
+    public Task Consume(ConsumeContext<PoisonMessage> context) => throw new PermanentFailureException($"message {context.Message.Id} can never succeed");
 }
