@@ -94,6 +94,7 @@ internal sealed class EndpointCircuitBreaker : IDisposable
             Task wait;
             lock (gate)
             {
+                ObjectDisposedException.ThrowIf(disposed, this);
                 var decision = machine.Enter(out var transition);
                 Apply(transition);
                 switch (decision)
