@@ -120,6 +120,60 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
     }
 
     [Fact]
+    public async Task SharedDependencyBreaker_PausesEveryEndpointThatUsesIt_AndResumesThemTogether()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var dependency = new FlakyDependency { Healthy = false };
+        await using var bus = await IntegrationBus.StartAsync(
+            vhost.Uri,
+            s => s.AddSingleton(dependency),
+            x =>
+            {
+                x.AddConsumer<BreakerConsumer>();
+                x.AddConsumer<PaymentConsumer>();
+            },
+            (context, cfg) =>
+            {
+                void Breaker(IReceiveEndpointConfigurator e) => e.UseEndpointCircuitBreaker(context, o =>
+                {
+                    o.Name = "payments-api";
+                    o.MinimumThroughput = 1;
+                    o.FailureRatio = 1;
+                    o.BreakDuration = TimeSpan.FromMilliseconds(300);
+                });
+                cfg.ReceiveEndpoint("dep-orders", e =>
+                {
+                    Breaker(e);
+                    e.ConfigureConsumer<BreakerConsumer>(context);
+                });
+                cfg.ReceiveEndpoint("dep-refunds", e =>
+                {
+                    Breaker(e);
+                    e.ConfigureConsumer<PaymentConsumer>(context);
+                });
+            },
+            ct);
+        var registry = bus.Services.GetRequiredService<CircuitBreakerRegistry>();
+        Assert.Equal(2, Assert.Single(registry.GetSnapshots()).Endpoints.Count);
+
+        // Only the orders endpoint meets the outage; the refunds endpoint pauses with it.
+        await bus.SendAsync("dep-orders", [new BreakerMessage(1)], ct);
+        await IntegrationBus.WaitUntilAsync(
+            async () => await bus.InspectQueueAsync("dep-orders", ct) is { Consumers: 0, Ready: 1 } && await bus.InspectQueueAsync("dep-refunds", ct) is { Consumers: 0 },
+            TimeSpan.FromSeconds(30), "both endpoints paused", ct);
+        await bus.SendAsync("dep-refunds", Enumerable.Range(1001, 5).Select(i => new PaymentMessage(i)), ct);
+        Assert.Empty(dependency.Consumed);
+
+        dependency.Healthy = true;
+        await IntegrationBus.WaitUntilAsync(() => dependency.Consumed.Count == 6, TimeSpan.FromSeconds(30), "every message consumed", ct);
+        Assert.Equal(CircuitState.Closed, registry.Find("payments-api")!.State);
+        Assert.All(dependency.Consumed.Values, n => Assert.Equal(1, n));
+        Assert.Equal(1u, (await bus.InspectQueueAsync("dep-orders", ct))!.Value.Consumers);
+        Assert.Equal(1u, (await bus.InspectQueueAsync("dep-refunds", ct))!.Value.Consumers);
+        Assert.Null(await bus.InspectQueueAsync("dep-orders_error", ct));
+    }
+
+    [Fact]
     public async Task PermanentFailures_AreDeadLettered_AndDoNotTripTheBreaker()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -145,6 +199,17 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
         Assert.Equal((0, 0), (registry.Find(queue)!.Successes, registry.Find(queue)!.Failures));
         Assert.Equal(0, redelivery.Redelivered);
         Assert.Equal(1u, (await bus.InspectQueueAsync(queue, ct))!.Value.Consumers);
+    }
+}
+
+public sealed record PaymentMessage(int Id);
+
+public sealed class PaymentConsumer(FlakyDependency dependency) : IConsumer<PaymentMessage>
+{
+    public async Task Consume(ConsumeContext<PaymentMessage> context)
+    {
+        await Task.Yield();
+        dependency.Call(context.Message.Id, context.GetRedeliveryCount());
     }
 }
 
