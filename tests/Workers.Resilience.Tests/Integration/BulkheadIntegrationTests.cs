@@ -63,12 +63,29 @@ public sealed class FastConsumer(BulkheadProbe probe) : IConsumer<FastMessage>
     }
 }
 
+/// <summary>Throughput is measured: these tests run alone, after the parallel ones, so that other test classes do not skew the ratio.</summary>
+[CollectionDefinition(nameof(ThroughputCollection), DisableParallelization = true)]
+public sealed class ThroughputCollection
+{
+}
+
+[Collection(nameof(ThroughputCollection))]
 public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutputHelper output) : IClassFixture<RabbitMqTestVhost>
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private static readonly string Slow = typeof(SlowConsumer).FullName!;
 
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+    private static async Task<TimeSpan> BestOfThreeAsync(IntegrationBus bus, BulkheadProbe probe, int count, int offset, CancellationToken ct)
+    {
+        var best = TimeSpan.MaxValue;
+        for (var run = 0; run < 3; run++)
+        {
+            var elapsed = await MeasureFastAsync(bus, probe, "bulkhead-fast", count, offset + (run * count), ct);
+            best = elapsed < best ? elapsed : best;
+        }
+
+        return best;
+    }
 
     private static async Task<TimeSpan> MeasureFastAsync(IntegrationBus bus, BulkheadProbe probe, string queue, int count, int offset, CancellationToken ct)
     {
@@ -112,13 +129,13 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
         var bulkheads = bus.Services.GetRequiredService<BulkheadRegistry>();
 
         await MeasureFastAsync(bus, probe, "bulkhead-fast", 50, 0, ct); // warm-up
-        // Best of two runs per phase: the machine is shared, the fastest run is the least disturbed one.
-        var alone = Min(await MeasureFastAsync(bus, probe, "bulkhead-fast", fast, 10_000, ct), await MeasureFastAsync(bus, probe, "bulkhead-fast", fast, 20_000, ct));
+        // Best of three runs per phase: the machine is shared, the fastest run is the least disturbed one.
+        var alone = await BestOfThreeAsync(bus, probe, fast, 10_000, ct);
 
         await bus.SendAsync("bulkhead-slow", Enumerable.Range(1, 40).Select(i => new SlowMessage(i)), ct);
         await IntegrationBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 2, Waiting: 2 }, Wait, "slow consumer saturated", ct);
 
-        var beside = Min(await MeasureFastAsync(bus, probe, "bulkhead-fast", fast, 30_000, ct), await MeasureFastAsync(bus, probe, "bulkhead-fast", fast, 40_000, ct));
+        var beside = await BestOfThreeAsync(bus, probe, fast, 50_000, ct);
 
         Assert.Equal(fast, probe.FastConsumed.Count);
         Assert.True(bulkheads.Find(Slow) is { InFlight: 2, Waiting: 2 }, "the slow consumer stayed saturated during the measurement");
