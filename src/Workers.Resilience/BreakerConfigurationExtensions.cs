@@ -40,7 +40,7 @@ public static class BreakerConfigurationExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new CircuitBreakerRegistry(
             sp.GetRequiredService<TimeProvider>(), sp.GetService<ILoggerFactory>(), sp.GetService<ExceptionClassificationOptions>()));
-        services.TryAddSingleton<BulkheadRegistry>();
+        services.TryAddSingleton(sp => new BulkheadRegistry(sp.GetService<ILoggerFactory>()));
         services.TryAddSingleton(sp => new ConsumerTimeoutRegistry(sp.GetRequiredService<TimeProvider>(), sp.GetService<ILoggerFactory>()));
         services.TryAddSingleton<CircuitBreakerHealthCheck>();
         return services;

@@ -1,5 +1,7 @@
 using System.Reflection;
 using MassTransit;
+using Microsoft.Extensions.Logging;
+using Workers.Resilience.Telemetry;
 
 namespace Workers.Resilience.Bulkhead;
 
@@ -14,9 +16,11 @@ internal sealed class BulkheadFilter : IFilter<ConsumeContext>
     private readonly ConsumerBulkhead bulkhead;
     private readonly ConsumerMessageTypes messageTypes;
     private readonly Func<ConsumeContext, ISendEndpoint, Task<bool>>[] forwarders;
+    private readonly ILogger logger;
 
-    public BulkheadFilter(ConsumerBulkhead bulkhead, ConsumerMessageTypes messageTypes)
+    public BulkheadFilter(ConsumerBulkhead bulkhead, ConsumerMessageTypes messageTypes, ILogger logger)
     {
+        this.logger = logger;
         this.bulkhead = bulkhead;
         this.messageTypes = messageTypes;
         forwarders = [.. messageTypes.Types.Select(t => ForwardMethod.MakeGenericMethod(t).CreateDelegate<Func<ConsumeContext, ISendEndpoint, Task<bool>>>())];
@@ -42,6 +46,9 @@ internal sealed class BulkheadFilter : IFilter<ConsumeContext>
         var lease = await bulkhead.AcquireAsync(context.CancellationToken).ConfigureAwait(false);
         if (lease is null)
         {
+            var action = bulkhead.Overflow == BulkheadOverflow.MoveToBack ? "moved to the back of the queue" : "returned to the queue";
+            BulkheadLog.Overflow(logger, bulkhead.Consumer, context.MessageId, action);
+            WorkersDiagnostics.AddEvent("workers.bulkhead.rejected", new("consumer", bulkhead.Consumer), new("overflow", bulkhead.Overflow.ToString()));
             if (bulkhead.Overflow != BulkheadOverflow.MoveToBack)
             {
                 throw new BulkheadRejectedException($"The bulkhead of '{bulkhead.Consumer}' is full: the message is returned to the queue.");

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Workers.Resilience.Bulkhead;
 
 namespace Workers.Resilience;
@@ -10,6 +12,15 @@ namespace Workers.Resilience;
 public sealed class BulkheadRegistry : IDisposable
 {
     private readonly ConcurrentDictionary<string, ConsumerBulkhead> bulkheads = new(StringComparer.Ordinal);
+
+    /// <summary>Creates the registry.</summary>
+    /// <param name="loggerFactory">Where limit changes and overflows are logged; null for none.</param>
+    public BulkheadRegistry(ILoggerFactory? loggerFactory = null)
+    {
+        Logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Workers.Resilience.Bulkhead");
+    }
+
+    internal ILogger Logger { get; }
 
     /// <summary>The state of every bulkhead, ordered by consumer.</summary>
     public IReadOnlyList<BulkheadSnapshot> GetSnapshots() =>
@@ -46,7 +57,10 @@ public sealed class BulkheadRegistry : IDisposable
             throw new ArgumentException(string.Join(Environment.NewLine, errors));
         }
 
+        var before = bulkhead.Snapshot();
         bulkhead.SetLimits(options.PermitLimit, options.QueueLimit);
+        BulkheadLog.LimitsChanged(Logger, consumer, before.PermitLimit, before.QueueLimit, options.PermitLimit, options.QueueLimit);
+        Telemetry.WorkersDiagnostics.AddEvent("workers.bulkhead.limits_changed", new("consumer", consumer), new("permit_limit", options.PermitLimit), new("queue_limit", options.QueueLimit));
         return true;
     }
 

@@ -20,7 +20,7 @@ internal sealed class BulkheadSpecification : IPipeSpecification<ConsumeContext>
     }
 
     public void Apply(IPipeBuilder<ConsumeContext> builder) =>
-        builder.AddFilter(new BulkheadFilter(registry.GetOrAdd(consumer, options), messageTypes));
+        builder.AddFilter(new BulkheadFilter(registry.GetOrAdd(consumer, options), messageTypes, registry.Logger));
 
     public IEnumerable<ValidationResult> Validate() =>
         options.Validate($"Bulkhead:{consumer}").Select(error => this.Failure("Bulkhead", error));

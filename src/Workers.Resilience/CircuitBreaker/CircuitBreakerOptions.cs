@@ -28,9 +28,11 @@ public sealed class CircuitBreakerOptions
     public int MinimumThroughput { get; set; } = CircuitBreakerConstants.DefaultMinimumThroughput;
 
     /// <summary>Length of the sliding window over which successes and failures are counted.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "1.00:00:00")]
     public TimeSpan SamplingDuration { get; set; } = CircuitBreakerConstants.DefaultSamplingDuration;
 
     /// <summary>How long the breaker stays open (endpoint paused) the first time before it lets probes through.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "1.00:00:00")]
     public TimeSpan BreakDuration { get; set; } = CircuitBreakerConstants.DefaultBreakDuration;
 
     /// <summary>Each consecutive re-opening (a failed probe) multiplies the break by this factor (1 = constant).</summary>

@@ -63,8 +63,11 @@ internal sealed class ConsumerTimeoutFilter : IFilter<ConsumeContext>
             }
 
             // The deadline passed first: the token is cancelled; give the consumer its grace period.
-            var grace = Task.Delay(timeout.GracePeriod, time);
-            if (await Task.WhenAny(running, grace).ConfigureAwait(false) != running)
+            using var graceOver = new CancellationTokenSource();
+            var grace = Task.Delay(timeout.GracePeriod, time, graceOver.Token);
+            var first = await Task.WhenAny(running, grace).ConfigureAwait(false);
+            await graceOver.CancelAsync().ConfigureAwait(false);
+            if (first != running)
             {
                 disposeNow = false;
                 timeout.OnIgnoredCancellation(running);

@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Workers.Resilience;
 
 /// <summary>
@@ -16,9 +18,11 @@ namespace Workers.Resilience;
 public sealed class TimeoutOptions
 {
     /// <summary>How long one attempt of the consumer may run before its cancellation token is cancelled.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "1.00:00:00")]
     public TimeSpan Timeout { get; set; } = TimeoutConstants.DefaultTimeout;
 
     /// <summary>How long to wait, after cancelling, for the consumer to return before reporting that it ignores cancellation.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan CancellationGracePeriod { get; set; } = TimeoutConstants.DefaultCancellationGracePeriod;
 
     /// <summary>The broker's delivery-acknowledgement timeout (<c>consumer_timeout</c>), used only to validate <see cref="Timeout"/>.</summary>

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Workers.Resilience.Classification;
 using Xunit;
 
@@ -39,5 +40,18 @@ public sealed class TimeoutOptionsTests
         var exception = new ConsumerTimeoutException("late", new TaskCanceledException());
         Assert.Equal(FailureDisposition.Retry, ExceptionClassifier.Default.Classify(exception));
         Assert.IsNotAssignableFrom<OperationCanceledException>(exception);
+    }
+
+    [Fact]
+    public void DataAnnotations_AcceptTheDefaults_AndRefuseOutOfRangeValues()
+    {
+        static bool Valid(object options) => Validator.TryValidateObject(options, new ValidationContext(options), [], validateAllProperties: true);
+
+        Assert.True(Valid(new TimeoutOptions()));
+        Assert.True(Valid(new BulkheadOptions()));
+        Assert.True(Valid(new CircuitBreakerOptions()));
+        Assert.False(Valid(new TimeoutOptions { Timeout = TimeSpan.Zero }));
+        Assert.False(Valid(new BulkheadOptions { PermitLimit = 0 }));
+        Assert.False(Valid(new CircuitBreakerOptions { BreakDuration = TimeSpan.FromMilliseconds(1) }));
     }
 }
