@@ -30,7 +30,8 @@ public static class BreakerConfigurationExtensions
     /// <summary>
     /// Registers the singletons the stages need: <see cref="CircuitBreakerRegistry"/>, <see cref="BulkheadRegistry"/>,
     /// <see cref="ConsumerTimeoutRegistry"/>, <see cref="CircuitBreakerHealthCheck"/> and <see cref="TimeProvider.System"/>
-    /// (unless a <see cref="TimeProvider"/> is registered already).
+    /// (unless a <see cref="TimeProvider"/> is registered already), and a bus observer that keeps the breakers from
+    /// restarting endpoints while the bus stops.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <returns>The same collection.</returns>
@@ -43,6 +44,7 @@ public static class BreakerConfigurationExtensions
         services.TryAddSingleton(sp => new BulkheadRegistry(sp.GetService<ILoggerFactory>()));
         services.TryAddSingleton(sp => new ConsumerTimeoutRegistry(sp.GetRequiredService<TimeProvider>(), sp.GetService<ILoggerFactory>()));
         services.TryAddSingleton<CircuitBreakerHealthCheck>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IBusObserver, CircuitBreakerBusObserver>(sp => new CircuitBreakerBusObserver(sp.GetRequiredService<CircuitBreakerRegistry>())));
         return services;
     }
 

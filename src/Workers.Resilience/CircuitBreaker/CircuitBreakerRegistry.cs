@@ -57,5 +57,14 @@ public sealed class CircuitBreakerRegistry : IDisposable
     internal EndpointCircuitBreaker GetOrAdd(string name, CircuitBreakerOptions options) =>
         breakers.GetOrAdd(name, n => new EndpointCircuitBreaker(n, options, time, loggerFactory.CreateLogger("Workers.Resilience.CircuitBreaker")));
 
+    /// <summary>While the bus stops, breakers do not touch their endpoints (no restart at the end of a break).</summary>
+    internal void SetBusRunning(bool running)
+    {
+        foreach (var breaker in breakers.Values)
+        {
+            breaker.SetBusRunning(running);
+        }
+    }
+
     internal EndpointCircuitBreaker? Get(string name) => breakers.TryGetValue(name, out var breaker) ? breaker : null;
 }

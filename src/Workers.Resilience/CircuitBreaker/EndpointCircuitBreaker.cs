@@ -26,6 +26,7 @@ internal sealed class EndpointCircuitBreaker : IDisposable
     private bool endpointsRunning = true;
     private string? lastFailure;
     private bool disposed;
+    private volatile bool busRunning = true;
 
     public EndpointCircuitBreaker(string name, CircuitBreakerOptions options, TimeProvider time, ILogger logger)
     {
@@ -112,6 +113,18 @@ internal sealed class EndpointCircuitBreaker : IDisposable
             }
 
             await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>False while the bus stops or is stopped: the endpoints are left alone.</summary>
+    internal bool BusRunning => busRunning;
+
+    public void SetBusRunning(bool running)
+    {
+        busRunning = running;
+        if (running)
+        {
+            Reconcile();
         }
     }
 
@@ -250,7 +263,7 @@ internal sealed class EndpointCircuitBreaker : IDisposable
                 Uri[] targetAddresses;
                 lock (gate)
                 {
-                    if (disposed || endpointsWanted == endpointsRunning)
+                    if (disposed || !busRunning || endpointsWanted == endpointsRunning)
                     {
                         return;
                     }

@@ -199,6 +199,11 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
         Assert.Equal((0, 0), (registry.Find(queue)!.Successes, registry.Find(queue)!.Failures));
         Assert.Equal(0, redelivery.Redelivered);
         Assert.Equal(1u, (await bus.InspectQueueAsync(queue, ct))!.Value.Consumers);
+
+        // The bus observer registered by AddWorkersBreakers tells the breakers when the bus stops.
+        Assert.True(registry.Get(queue)!.BusRunning);
+        await bus.Bus.StopAsync(ct);
+        Assert.False(registry.Get(queue)!.BusRunning);
     }
 }
 
