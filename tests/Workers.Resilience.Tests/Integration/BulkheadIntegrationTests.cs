@@ -198,4 +198,36 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
         Assert.All(probe.FastConsumed.Values, n => Assert.Equal(1, n));
         Assert.Null(await bus.InspectQueueAsync(queue + "_error", ct));
     }
+
+    [Fact]
+    public async Task RequeueOverflow_ReturnsMessagesToTheQueue_WithoutFaultOrLoss()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var probe = new BulkheadProbe();
+        const string queue = "bulkhead-requeue";
+        await using var bus = await IntegrationBus.StartAsync(
+            vhost.Uri,
+            s => s.AddSingleton(probe),
+            x => x.AddConsumer<SlowConsumer>(),
+            (context, cfg) => cfg.ReceiveEndpoint(queue, e =>
+            {
+                e.PrefetchCount = 4; // larger than PermitLimit + QueueLimit: the overflow is nacked back
+                e.UseBulkhead<SlowConsumer>(context, o => { o.PermitLimit = 1; o.QueueLimit = 0; o.Overflow = BulkheadOverflow.Requeue; });
+                e.ConfigureConsumer<SlowConsumer>(context);
+            }),
+            ct);
+        var bulkheads = bus.Services.GetRequiredService<BulkheadRegistry>();
+
+        await bus.SendAsync(queue, Enumerable.Range(1, 5).Select(i => new SlowMessage(i)), ct);
+        await IntegrationBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 1, Rejected: > 10 }, Wait, "overflow requeued", ct);
+        Assert.Null(await bus.InspectQueueAsync(queue + "_error", ct));
+        Assert.Empty(probe.SlowConsumed);
+
+        probe.ReleaseSlow.SetResult();
+        await IntegrationBus.WaitUntilAsync(() => probe.SlowConsumed.Count == 5, Wait, "every message consumed", ct);
+        await IntegrationBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(queue, ct) is { Ready: 0 }, Wait, "queue drained", ct);
+        Assert.All(probe.SlowConsumed.Values, n => Assert.Equal(1, n));
+        Assert.Null(await bus.InspectQueueAsync(queue + "_error", ct));
+        output.WriteLine($"{bulkheads.Find(Slow)!.Rejected} requeues while the consumer was saturated");
+    }
 }
