@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Workers.Testing;
 using Xunit;
 
-namespace Workers.Resilience.Tests.Integration;
+namespace Workers.Resilience.Tests.Integration.Breakers;
 
 public sealed record BreakerMessage(int Id);
 
@@ -57,8 +57,8 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
     {
         var ct = TestContext.Current.CancellationToken;
         var dependency = new FlakyDependency { Healthy = false };
-        var redelivery = new StandInRedeliveryFilter<BreakerMessage>(maxRedeliveries: 3);
-        await using var bus = await IntegrationBus.StartAsync(
+        var redelivery = new BreakerStandInRedeliveryFilter<BreakerMessage>(maxRedeliveries: 3);
+        await using var bus = await BreakerTestBus.StartAsync(
             vhost.Uri,
             s => s.AddSingleton(dependency),
             x => x.AddConsumer<BreakerConsumer>(),
@@ -84,8 +84,8 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
         await bus.SendAsync(Queue, Enumerable.Range(1, Messages).Select(i => new BreakerMessage(i)), ct);
 
         // Opened: the endpoint stops consuming and every message is back in the queue.
-        await IntegrationBus.WaitUntilAsync(() => registry.Find(Queue)?.State == CircuitState.Open, TimeSpan.FromSeconds(30), "breaker open", ct);
-        await IntegrationBus.WaitUntilAsync(
+        await BreakerTestBus.WaitUntilAsync(() => registry.Find(Queue)?.State == CircuitState.Open, TimeSpan.FromSeconds(30), "breaker open", ct);
+        await BreakerTestBus.WaitUntilAsync(
             async () => await bus.InspectQueueAsync(Queue, ct) is { Consumers: 0, Ready: Messages },
             TimeSpan.FromSeconds(30), "endpoint paused with every message ready", ct);
         var redeliveredAtTrip = redelivery.Redelivered;
@@ -93,8 +93,8 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
         Assert.InRange(redeliveredAtTrip, 0, 2); // only failures before the trip count (MinimumThroughput - 1 at most)
 
         // Half-open probes keep failing: the breaker reopens with growing breaks; nothing is consumed, nothing burns an attempt.
-        await IntegrationBus.WaitUntilAsync(() => registry.Find(Queue) is { ConsecutiveBreaks: >= 3, State: CircuitState.Open }, TimeSpan.FromSeconds(30), "three consecutive breaks", ct);
-        await IntegrationBus.WaitUntilAsync(
+        await BreakerTestBus.WaitUntilAsync(() => registry.Find(Queue) is { ConsecutiveBreaks: >= 3, State: CircuitState.Open }, TimeSpan.FromSeconds(30), "three consecutive breaks", ct);
+        await BreakerTestBus.WaitUntilAsync(
             async () => await bus.InspectQueueAsync(Queue, ct) is { Consumers: 0, Ready: Messages },
             TimeSpan.FromSeconds(30), "endpoint paused again with every message ready", ct);
         Assert.Equal(redeliveredAtTrip, redelivery.Redelivered);
@@ -106,8 +106,8 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
 
         // Recovery: the next probe succeeds, the breaker closes and every message is consumed exactly once.
         dependency.Healthy = true;
-        await IntegrationBus.WaitUntilAsync(() => dependency.Consumed.Count == Messages, TimeSpan.FromSeconds(30), "every message consumed", ct);
-        await IntegrationBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(Queue, ct) is { Ready: 0 }, TimeSpan.FromSeconds(10), "queue drained", ct);
+        await BreakerTestBus.WaitUntilAsync(() => dependency.Consumed.Count == Messages, TimeSpan.FromSeconds(30), "every message consumed", ct);
+        await BreakerTestBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(Queue, ct) is { Ready: 0 }, TimeSpan.FromSeconds(10), "queue drained", ct);
 
         Assert.Equal(CircuitState.Closed, registry.Find(Queue)!.State);
         Assert.All(dependency.Consumed, pair => Assert.Equal(1, pair.Value));
@@ -124,7 +124,7 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
     {
         var ct = TestContext.Current.CancellationToken;
         var dependency = new FlakyDependency { Healthy = false };
-        await using var bus = await IntegrationBus.StartAsync(
+        await using var bus = await BreakerTestBus.StartAsync(
             vhost.Uri,
             s => s.AddSingleton(dependency),
             x =>
@@ -158,14 +158,14 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
 
         // Only the orders endpoint meets the outage; the refunds endpoint pauses with it.
         await bus.SendAsync("dep-orders", [new BreakerMessage(1)], ct);
-        await IntegrationBus.WaitUntilAsync(
+        await BreakerTestBus.WaitUntilAsync(
             async () => await bus.InspectQueueAsync("dep-orders", ct) is { Consumers: 0, Ready: 1 } && await bus.InspectQueueAsync("dep-refunds", ct) is { Consumers: 0 },
             TimeSpan.FromSeconds(30), "both endpoints paused", ct);
         await bus.SendAsync("dep-refunds", Enumerable.Range(1001, 5).Select(i => new PaymentMessage(i)), ct);
         Assert.Empty(dependency.Consumed);
 
         dependency.Healthy = true;
-        await IntegrationBus.WaitUntilAsync(() => dependency.Consumed.Count == 6, TimeSpan.FromSeconds(30), "every message consumed", ct);
+        await BreakerTestBus.WaitUntilAsync(() => dependency.Consumed.Count == 6, TimeSpan.FromSeconds(30), "every message consumed", ct);
         Assert.Equal(CircuitState.Closed, registry.Find("payments-api")!.State);
         Assert.All(dependency.Consumed.Values, n => Assert.Equal(1, n));
         Assert.Equal(1u, (await bus.InspectQueueAsync("dep-orders", ct))!.Value.Consumers);
@@ -178,8 +178,8 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
     {
         var ct = TestContext.Current.CancellationToken;
         const string queue = "breaker-poison";
-        var redelivery = new StandInRedeliveryFilter<PoisonMessage>(maxRedeliveries: 3);
-        await using var bus = await IntegrationBus.StartAsync(
+        var redelivery = new BreakerStandInRedeliveryFilter<PoisonMessage>(maxRedeliveries: 3);
+        await using var bus = await BreakerTestBus.StartAsync(
             vhost.Uri,
             _ => { },
             x => x.AddConsumer<PoisonConsumer>(),
@@ -194,7 +194,7 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
 
         await bus.SendAsync(queue, Enumerable.Range(1, 10).Select(i => new PoisonMessage(i)), ct);
 
-        await IntegrationBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(queue + "_error", ct) is { Ready: 10 }, TimeSpan.FromSeconds(30), "ten messages dead-lettered", ct);
+        await BreakerTestBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(queue + "_error", ct) is { Ready: 10 }, TimeSpan.FromSeconds(30), "ten messages dead-lettered", ct);
         Assert.Equal(CircuitState.Closed, registry.Find(queue)!.State);
         Assert.Equal((0, 0), (registry.Find(queue)!.Successes, registry.Find(queue)!.Failures));
         Assert.Equal(0, redelivery.Redelivered);

@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Workers.Testing;
 using Xunit;
 
-namespace Workers.Resilience.Tests.Integration;
+namespace Workers.Resilience.Tests.Integration.Breakers;
 
 public sealed record SlowMessage(int Id);
 
@@ -75,7 +75,7 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private static readonly string Slow = typeof(SlowConsumer).FullName!;
 
-    private static async Task<TimeSpan> BestOfThreeAsync(IntegrationBus bus, BulkheadProbe probe, int count, int offset, CancellationToken ct)
+    private static async Task<TimeSpan> BestOfThreeAsync(BreakerTestBus bus, BulkheadProbe probe, int count, int offset, CancellationToken ct)
     {
         var best = TimeSpan.MaxValue;
         for (var run = 0; run < 3; run++)
@@ -87,7 +87,7 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
         return best;
     }
 
-    private static async Task<TimeSpan> MeasureFastAsync(IntegrationBus bus, BulkheadProbe probe, string queue, int count, int offset, CancellationToken ct)
+    private static async Task<TimeSpan> MeasureFastAsync(BreakerTestBus bus, BulkheadProbe probe, string queue, int count, int offset, CancellationToken ct)
     {
         var done = probe.ExpectFast(count);
         var watch = Stopwatch.StartNew();
@@ -102,7 +102,7 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
         var ct = TestContext.Current.CancellationToken;
         var probe = new BulkheadProbe();
         const int fast = 1500;
-        await using var bus = await IntegrationBus.StartAsync(
+        await using var bus = await BreakerTestBus.StartAsync(
             vhost.Uri,
             s => s.AddSingleton(probe),
             x =>
@@ -133,7 +133,7 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
         var alone = await BestOfThreeAsync(bus, probe, fast, 10_000, ct);
 
         await bus.SendAsync("bulkhead-slow", Enumerable.Range(1, 40).Select(i => new SlowMessage(i)), ct);
-        await IntegrationBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 2, Waiting: 2 }, Wait, "slow consumer saturated", ct);
+        await BreakerTestBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 2, Waiting: 2 }, Wait, "slow consumer saturated", ct);
 
         var beside = await BestOfThreeAsync(bus, probe, fast, 50_000, ct);
 
@@ -145,7 +145,7 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
         Assert.True(ratio >= 0.5, $"throughput ratio {ratio:F2} < 0.5");
 
         probe.ReleaseSlow.SetResult();
-        await IntegrationBus.WaitUntilAsync(() => probe.SlowConsumed.Count == 40, Wait, "slow messages consumed", ct);
+        await BreakerTestBus.WaitUntilAsync(() => probe.SlowConsumed.Count == 40, Wait, "slow messages consumed", ct);
         Assert.All(probe.SlowConsumed.Values, n => Assert.Equal(1, n));
     }
 
@@ -157,7 +157,7 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
         const string queue = "bulkhead-shared";
         const int slow = 30;
         const int fast = 200;
-        await using var bus = await IntegrationBus.StartAsync(
+        await using var bus = await BreakerTestBus.StartAsync(
             vhost.Uri,
             s => s.AddSingleton(probe),
             x =>
@@ -177,7 +177,7 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
 
         // The slow consumer's backlog is ahead of the fast messages in the same queue.
         await bus.SendAsync(queue, Enumerable.Range(1, slow).Select(i => new SlowMessage(i)), ct);
-        await IntegrationBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 2, Waiting: 2 }, Wait, "slow consumer saturated", ct);
+        await BreakerTestBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 2, Waiting: 2 }, Wait, "slow consumer saturated", ct);
         var watch = Stopwatch.StartNew();
         var done = probe.ExpectFast(fast);
         await bus.SendAsync(queue, Enumerable.Range(1, fast).Select(i => new FastMessage(i)), ct);
@@ -189,11 +189,11 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
 
         // Raise the limit at run time: more slow messages run at once, without a restart.
         Assert.True(bulkheads.TrySetLimits(Slow, permitLimit: 6, queueLimit: 2));
-        await IntegrationBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 6, PermitLimit: 6 }, Wait, "six slow messages in flight", ct);
+        await BreakerTestBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 6, PermitLimit: 6 }, Wait, "six slow messages in flight", ct);
 
         probe.ReleaseSlow.SetResult();
-        await IntegrationBus.WaitUntilAsync(() => probe.SlowConsumed.Count == slow, Wait, "every slow message consumed", ct);
-        await IntegrationBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(queue, ct) is { Ready: 0 }, Wait, "queue drained", ct);
+        await BreakerTestBus.WaitUntilAsync(() => probe.SlowConsumed.Count == slow, Wait, "every slow message consumed", ct);
+        await BreakerTestBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(queue, ct) is { Ready: 0 }, Wait, "queue drained", ct);
         Assert.All(probe.SlowConsumed.Values, n => Assert.Equal(1, n));
         Assert.All(probe.FastConsumed.Values, n => Assert.Equal(1, n));
         Assert.Null(await bus.InspectQueueAsync(queue + "_error", ct));
@@ -205,7 +205,7 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
         var ct = TestContext.Current.CancellationToken;
         var probe = new BulkheadProbe();
         const string queue = "bulkhead-requeue";
-        await using var bus = await IntegrationBus.StartAsync(
+        await using var bus = await BreakerTestBus.StartAsync(
             vhost.Uri,
             s => s.AddSingleton(probe),
             x => x.AddConsumer<SlowConsumer>(),
@@ -219,13 +219,13 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
         var bulkheads = bus.Services.GetRequiredService<BulkheadRegistry>();
 
         await bus.SendAsync(queue, Enumerable.Range(1, 5).Select(i => new SlowMessage(i)), ct);
-        await IntegrationBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 1, Rejected: > 10 }, Wait, "overflow requeued", ct);
+        await BreakerTestBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 1, Rejected: > 10 }, Wait, "overflow requeued", ct);
         Assert.Null(await bus.InspectQueueAsync(queue + "_error", ct));
         Assert.Empty(probe.SlowConsumed);
 
         probe.ReleaseSlow.SetResult();
-        await IntegrationBus.WaitUntilAsync(() => probe.SlowConsumed.Count == 5, Wait, "every message consumed", ct);
-        await IntegrationBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(queue, ct) is { Ready: 0 }, Wait, "queue drained", ct);
+        await BreakerTestBus.WaitUntilAsync(() => probe.SlowConsumed.Count == 5, Wait, "every message consumed", ct);
+        await BreakerTestBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(queue, ct) is { Ready: 0 }, Wait, "queue drained", ct);
         Assert.All(probe.SlowConsumed.Values, n => Assert.Equal(1, n));
         Assert.Null(await bus.InspectQueueAsync(queue + "_error", ct));
         output.WriteLine($"{bulkheads.Find(Slow)!.Rejected} requeues while the consumer was saturated");

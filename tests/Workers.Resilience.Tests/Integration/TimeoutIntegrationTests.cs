@@ -5,7 +5,7 @@ using Workers.Resilience.Classification;
 using Workers.Testing;
 using Xunit;
 
-namespace Workers.Resilience.Tests.Integration;
+namespace Workers.Resilience.Tests.Integration.Breakers;
 
 public sealed record TimeoutMessage(int Id);
 
@@ -70,9 +70,9 @@ public sealed class TimeoutIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
     {
         var ct = TestContext.Current.CancellationToken;
         var probe = new TimeoutProbe();
-        var redelivery = new StandInRedeliveryFilter<TimeoutMessage>(maxRedeliveries: 2);
+        var redelivery = new BreakerStandInRedeliveryFilter<TimeoutMessage>(maxRedeliveries: 2);
         const string queue = "timeout-hanging";
-        await using var bus = await IntegrationBus.StartAsync(
+        await using var bus = await BreakerTestBus.StartAsync(
             vhost.Uri,
             s => s.AddSingleton(probe),
             x => x.AddConsumer<HangingConsumer>(),
@@ -99,7 +99,7 @@ public sealed class TimeoutIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
         Assert.Equal(FailureDisposition.Retry, ExceptionClassifier.Default.Classify(failure));
         var snapshot = bus.Services.GetRequiredService<ConsumerTimeoutRegistry>().Find(typeof(HangingConsumer).FullName!);
         Assert.Equal(new ConsumerTimeoutSnapshot(typeof(HangingConsumer).FullName!, TimeSpan.FromMilliseconds(500), 1, 0, 0), snapshot);
-        await IntegrationBus.WaitUntilAsync(() => bus.Services.GetRequiredService<BulkheadRegistry>().Find(typeof(HangingConsumer).FullName!)!.InFlight == 0, Wait, "permit released", ct);
+        await BreakerTestBus.WaitUntilAsync(() => bus.Services.GetRequiredService<BulkheadRegistry>().Find(typeof(HangingConsumer).FullName!)!.InFlight == 0, Wait, "permit released", ct);
         Assert.Null(await bus.InspectQueueAsync(queue + "_error", ct));
     }
 
@@ -108,9 +108,9 @@ public sealed class TimeoutIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
     {
         var ct = TestContext.Current.CancellationToken;
         var probe = new TimeoutProbe();
-        var redelivery = new StandInRedeliveryFilter<TimeoutMessage>(maxRedeliveries: 2);
+        var redelivery = new BreakerStandInRedeliveryFilter<TimeoutMessage>(maxRedeliveries: 2);
         const string queue = "timeout-stubborn";
-        await using var bus = await IntegrationBus.StartAsync(
+        await using var bus = await BreakerTestBus.StartAsync(
             vhost.Uri,
             s => s.AddSingleton(probe),
             x => x.AddConsumer<StubbornConsumer>(),
@@ -131,7 +131,7 @@ public sealed class TimeoutIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
 
         // The attempt is given up after timeout + grace and redelivered; the redelivered copy waits for the permit
         // that the runaway still holds.
-        await IntegrationBus.WaitUntilAsync(() => bulkheads.Find(name) is { InFlight: 1, Waiting: 1 }, Wait, "redelivered copy waiting for the held permit", ct);
+        await BreakerTestBus.WaitUntilAsync(() => bulkheads.Find(name) is { InFlight: 1, Waiting: 1 }, Wait, "redelivered copy waiting for the held permit", ct);
         Assert.Equal(new ConsumerTimeoutSnapshot(name, TimeSpan.FromMilliseconds(300), 1, 1, 1), timeouts.Find(name));
         Assert.IsType<ConsumerTimeoutException>(Assert.Single(redelivery.Failures));
         Assert.False(probe.ConsumedAgain.Task.IsCompleted);
@@ -139,7 +139,7 @@ public sealed class TimeoutIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
         probe.ReleaseRunaway.SetResult();
 
         Assert.Equal(1, await probe.ConsumedAgain.Task.WaitAsync(Wait, ct));
-        await IntegrationBus.WaitUntilAsync(() => bulkheads.Find(name) is { InFlight: 0, Waiting: 0 } && timeouts.Find(name)!.StillRunning == 0, Wait, "permit and runaway released", ct);
+        await BreakerTestBus.WaitUntilAsync(() => bulkheads.Find(name) is { InFlight: 0, Waiting: 0 } && timeouts.Find(name)!.StillRunning == 0, Wait, "permit and runaway released", ct);
         Assert.Null(await bus.InspectQueueAsync(queue + "_error", ct));
     }
 }

@@ -5,14 +5,14 @@ using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 using Workers.Resilience.Classification;
 
-namespace Workers.Resilience.Tests.Integration;
+namespace Workers.Resilience.Tests.Integration.Breakers;
 
 /// <summary>A MassTransit bus on a test vhost, with the breaker services registered, plus raw broker inspection.</summary>
-internal sealed class IntegrationBus : IAsyncDisposable
+internal sealed class BreakerTestBus : IAsyncDisposable
 {
     private readonly ServiceProvider provider;
 
-    private IntegrationBus(ServiceProvider provider, IBusControl bus, Uri vhost)
+    private BreakerTestBus(ServiceProvider provider, IBusControl bus, Uri vhost)
     {
         this.provider = provider;
         Bus = bus;
@@ -25,7 +25,7 @@ internal sealed class IntegrationBus : IAsyncDisposable
 
     public IServiceProvider Services => provider;
 
-    public static async Task<IntegrationBus> StartAsync(
+    public static async Task<BreakerTestBus> StartAsync(
         Uri vhost,
         Action<IServiceCollection> services,
         Action<IBusRegistrationConfigurator> register,
@@ -52,7 +52,7 @@ internal sealed class IntegrationBus : IAsyncDisposable
         var provider = collection.BuildServiceProvider();
         var bus = provider.GetRequiredService<IBusControl>();
         await bus.StartAsync(cancellationToken);
-        return new IntegrationBus(provider, bus, vhost);
+        return new BreakerTestBus(provider, bus, vhost);
     }
 
     public async Task SendAsync<T>(string queue, IEnumerable<T> messages, CancellationToken cancellationToken)
@@ -124,13 +124,13 @@ internal sealed class IntegrationBus : IAsyncDisposable
 /// with <c>MT-Redelivery-Count</c> + 1 and the original acknowledged, up to a maximum, then rethrown (→ <c>_error</c>).
 /// Requeue signals (<see cref="OperationCanceledException"/>) pass through untouched, as the real stage must do.
 /// </summary>
-internal sealed class StandInRedeliveryFilter<TMessage> : IFilter<ConsumeContext>
+internal sealed class BreakerStandInRedeliveryFilter<TMessage> : IFilter<ConsumeContext>
     where TMessage : class
 {
     private readonly int maxRedeliveries;
     private int redelivered;
 
-    public StandInRedeliveryFilter(int maxRedeliveries)
+    public BreakerStandInRedeliveryFilter(int maxRedeliveries)
     {
         this.maxRedeliveries = maxRedeliveries;
     }
