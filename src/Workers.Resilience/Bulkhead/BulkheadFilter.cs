@@ -1,0 +1,101 @@
+using System.Reflection;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Workers.Resilience.Telemetry;
+
+namespace Workers.Resilience.Bulkhead;
+
+/// <summary>
+/// The bulkhead stage of one consumer, on the endpoint's consume pipe (before MassTransit creates the consumer, so that
+/// a rejection reaches the transport as a requeue): only messages of the consumer's types take its permits.
+/// </summary>
+internal sealed class BulkheadFilter : IFilter<ConsumeContext>
+{
+    private static readonly MethodInfo ForwardMethod = typeof(BulkheadFilter).GetMethod(nameof(ForwardAsync), BindingFlags.NonPublic | BindingFlags.Static)!;
+
+    private readonly ConsumerBulkhead bulkhead;
+    private readonly ConsumerMessageTypes messageTypes;
+    private readonly Func<ConsumeContext, ISendEndpoint, Task<bool>>[] forwarders;
+    private readonly ILogger logger;
+
+    public BulkheadFilter(ConsumerBulkhead bulkhead, ConsumerMessageTypes messageTypes, ILogger logger)
+    {
+        this.logger = logger;
+        this.bulkhead = bulkhead;
+        this.messageTypes = messageTypes;
+        forwarders = [.. messageTypes.Types.Select(t => ForwardMethod.MakeGenericMethod(t).CreateDelegate<Func<ConsumeContext, ISendEndpoint, Task<bool>>>())];
+    }
+
+    public void Probe(ProbeContext context)
+    {
+        var scope = context.CreateFilterScope("workers-bulkhead");
+        var snapshot = bulkhead.Snapshot();
+        scope.Add("consumer", snapshot.Consumer);
+        scope.Add("permitLimit", snapshot.PermitLimit);
+        scope.Add("queueLimit", snapshot.QueueLimit);
+    }
+
+    public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
+    {
+        if (!messageTypes.Matches(context))
+        {
+            await next.Send(context).ConfigureAwait(false);
+            return;
+        }
+
+        var lease = await bulkhead.AcquireAsync(context.CancellationToken).ConfigureAwait(false);
+        if (lease is null)
+        {
+            var action = bulkhead.Overflow == BulkheadOverflow.MoveToBack ? "moved to the back of the queue" : "returned to the queue";
+            BulkheadLog.Overflow(logger, bulkhead.Consumer, context.MessageId, action);
+            WorkersDiagnostics.AddEvent("workers.bulkhead.rejected", new("consumer", bulkhead.Consumer), new("overflow", bulkhead.Overflow.ToString()));
+            if (bulkhead.Overflow != BulkheadOverflow.MoveToBack)
+            {
+                throw new BulkheadRejectedException($"The bulkhead of '{bulkhead.Consumer}' is full: the message is returned to the queue.");
+            }
+
+            await MoveToBackAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        var outer = BulkheadLease.Current;
+        lease.Outer = outer;
+        BulkheadLease.Current = lease;
+        try
+        {
+            await next.Send(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            BulkheadLease.Current = outer;
+            lease.Complete();
+        }
+    }
+
+    private static async Task<bool> ForwardAsync<TMessage>(ConsumeContext context, ISendEndpoint queue)
+        where TMessage : class
+    {
+        if (!context.TryGetMessage<TMessage>(out var typed))
+        {
+            return false;
+        }
+
+        await context.Forward(queue, typed.Message).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task MoveToBackAsync(ConsumeContext context)
+    {
+        var queue = await context.GetSendEndpoint(context.ReceiveContext.InputAddress).ConfigureAwait(false);
+        foreach (var forward in forwarders)
+        {
+            if (await forward(context, queue).ConfigureAwait(false))
+            {
+                context.GetOrAddPayload(() => MovedToBack.Instance);
+                return;
+            }
+        }
+
+        throw new BulkheadRejectedException($"The bulkhead of '{bulkhead.Consumer}' is full: the message is returned to the queue.");
+    }
+}

@@ -1,0 +1,32 @@
+namespace Workers.Resilience;
+
+/// <summary>Defaults of <see cref="CircuitBreakerOptions"/>.</summary>
+public static class CircuitBreakerConstants
+{
+    /// <summary>Default <see cref="CircuitBreakerOptions.FailureRatio"/>: 0.5.</summary>
+    public const double DefaultFailureRatio = 0.5;
+
+    /// <summary>Default <see cref="CircuitBreakerOptions.MinimumThroughput"/>: 10 messages.</summary>
+    public const int DefaultMinimumThroughput = 10;
+
+    /// <summary>Default <see cref="CircuitBreakerOptions.SamplingDuration"/>: 30 seconds.</summary>
+    public static readonly TimeSpan DefaultSamplingDuration = TimeSpan.FromSeconds(30);
+
+    /// <summary>Default <see cref="CircuitBreakerOptions.BreakDuration"/>: 30 seconds.</summary>
+    public static readonly TimeSpan DefaultBreakDuration = TimeSpan.FromSeconds(30);
+
+    /// <summary>Default <see cref="CircuitBreakerOptions.MaxBreakDuration"/>: 5 minutes.</summary>
+    public static readonly TimeSpan DefaultMaxBreakDuration = TimeSpan.FromMinutes(5);
+
+    /// <summary>Default <see cref="CircuitBreakerOptions.BreakDurationFactor"/>: 2 (each consecutive re-opening doubles the break).</summary>
+    public const double DefaultBreakDurationFactor = 2.0;
+
+    /// <summary>Default <see cref="CircuitBreakerOptions.HalfOpenProbes"/>: 1 message at a time.</summary>
+    public const int DefaultHalfOpenProbes = 1;
+
+    /// <summary>Smallest accepted <see cref="CircuitBreakerOptions.SamplingDuration"/> and <see cref="CircuitBreakerOptions.BreakDuration"/>: 100 ms.</summary>
+    public static readonly TimeSpan MinimumDuration = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Number of buckets the sampling window is divided into (the window slides one bucket at a time).</summary>
+    public const int WindowBuckets = 10;
+}

@@ -1,0 +1,64 @@
+using MassTransit;
+using Workers.Resilience.Classification;
+
+namespace Workers.Resilience.CircuitBreaker;
+
+/// <summary>
+/// The circuit breaker stage (endpoint consume pipe, inside redelivery). Transient failures count; permanent
+/// ones, cancellations at shutdown and requeue signals of inner stages do not. Once the breaker is not closed,
+/// a failing message is turned into <see cref="CircuitBreakerOpenException"/>: it goes back to the queue.
+/// </summary>
+internal sealed class CircuitBreakerFilter : IFilter<ConsumeContext>
+{
+    private readonly EndpointCircuitBreaker breaker;
+    private readonly ExceptionClassifier classifier;
+
+    public CircuitBreakerFilter(EndpointCircuitBreaker breaker, ExceptionClassifier classifier)
+    {
+        this.breaker = breaker;
+        this.classifier = classifier;
+    }
+
+    public void Probe(ProbeContext context)
+    {
+        var scope = context.CreateFilterScope("workers-circuit-breaker");
+        var snapshot = breaker.Snapshot();
+        scope.Add("name", snapshot.Name);
+        scope.Add("state", snapshot.State.ToString());
+    }
+
+    public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
+    {
+        var probe = await breaker.EnterAsync(context.CancellationToken).ConfigureAwait(false);
+        try
+        {
+            await next.Send(context).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsRequeueSignal(ex, context.CancellationToken) || classifier.Classify(ex) == FailureDisposition.DeadLetter)
+        {
+            breaker.OnAbandoned(probe);
+            throw;
+        }
+        catch (Exception ex)
+        {
+            if (breaker.OnFailure(probe, ex))
+            {
+                throw new CircuitBreakerOpenException($"Circuit '{breaker.Name}' opened: the failed message is returned to the queue without counting an attempt.", ex);
+            }
+
+            throw;
+        }
+
+        if (context.TryGetPayload<Bulkhead.MovedToBack>(out _))
+        {
+            breaker.OnAbandoned(probe);
+            return;
+        }
+
+        breaker.OnSuccess(probe);
+    }
+
+    internal static bool IsRequeueSignal(Exception exception, CancellationToken consumeToken) =>
+        exception is CircuitBreakerOpenException or BulkheadRejectedException
+        || (exception is OperationCanceledException && consumeToken.IsCancellationRequested);
+}
