@@ -106,9 +106,9 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
 
         var queue = QueueName(context);
         var consumerName = consumer ?? queue;
-        var redeliveries = ReadInt(context.Headers, WorkersHeaders.RedeliveryCount);
+        var redeliveries = context.GetWorkersRedeliveryCount();
         var now = time.GetUtcNow();
-        var firstFailure = ReadTime(context.Headers, WorkersHeaders.FirstFailure) ?? now;
+        var firstFailure = ReadTime(context.ReceiveContext.TransportHeaders, WorkersHeaders.FirstFailure) ?? now;
         var body = context.ReceiveContext.Body.GetBytes();
         var properties = Copy(rabbit.Properties);
         var headers = properties.Headers!;
