@@ -68,6 +68,19 @@ public class RabbitMqPrivateNode : IAsyncLifetime
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         await RunAsync("rabbitmq-server", ["-detached"], throwOnError: true, cancellationToken).ConfigureAwait(false);
+
+        // -detached returns at once; await_startup needs the node registered with epmd, so ping until it is.
+        var deadline = Stopwatch.StartNew();
+        while ((await RunCtlAsync(["ping", "-q"], throwOnError: false, cancellationToken).ConfigureAwait(false)).ExitCode != 0)
+        {
+            if (deadline.Elapsed > CommandTimeout)
+            {
+                throw new TimeoutException($"Node {NodeName} did not come up within {CommandTimeout} (logs in {directory}/log).");
+            }
+
+            await Task.Delay(250, cancellationToken).ConfigureAwait(false);
+        }
+
         await RunCtlAsync(["await_startup", "--timeout", "90"], throwOnError: true, cancellationToken).ConfigureAwait(false);
         await WaitForPortAsync(cancellationToken).ConfigureAwait(false);
         IsRunning = true;
@@ -78,6 +91,28 @@ public class RabbitMqPrivateNode : IAsyncLifetime
     {
         await RunCtlAsync(["stop"], throwOnError: true, cancellationToken).ConfigureAwait(false);
         IsRunning = false;
+    }
+
+    /// <summary>Closes every client connection (clients see 320 CONNECTION_FORCED), as a crashed network or worker would leave them.</summary>
+    public async Task CloseAllConnectionsAsync(string reason, CancellationToken cancellationToken = default) =>
+        await RunCtlAsync(["close_all_connections", reason], throwOnError: true, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Adds a user with full permissions on the default vhost; returns the node's AMQP URI for that user.</summary>
+    public async Task<Uri> AddUserAsync(string user, string password, CancellationToken cancellationToken = default)
+    {
+        await RunCtlAsync(["add_user", user, password], throwOnError: true, cancellationToken).ConfigureAwait(false);
+        await RunCtlAsync(["set_permissions", "-p", "/", user, ".*", ".*", ".*"], throwOnError: true, cancellationToken).ConfigureAwait(false);
+        return new Uri($"amqp://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(password)}@127.0.0.1:{AmqpPort}/");
+    }
+
+    /// <summary>
+    /// Deletes a user and closes every connection (deleting a user alone leaves its open connections running):
+    /// the user's clients cannot reconnect, as if the worker were gone for good; other clients reconnect.
+    /// </summary>
+    public async Task DeleteUserAsync(string user, CancellationToken cancellationToken = default)
+    {
+        await RunCtlAsync(["delete_user", user], throwOnError: true, cancellationToken).ConfigureAwait(false);
+        await CloseAllConnectionsAsync($"user {user} deleted", cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -117,10 +152,10 @@ public class RabbitMqPrivateNode : IAsyncLifetime
         }
     }
 
-    private Task<string> RunCtlAsync(string[] arguments, bool throwOnError, CancellationToken cancellationToken) =>
+    private Task<(int ExitCode, string Output)> RunCtlAsync(string[] arguments, bool throwOnError, CancellationToken cancellationToken) =>
         RunAsync("rabbitmqctl", ["-n", NodeName, .. arguments], throwOnError, cancellationToken);
 
-    private async Task<string> RunAsync(string file, string[] arguments, bool throwOnError, CancellationToken cancellationToken)
+    private async Task<(int ExitCode, string Output)> RunAsync(string file, string[] arguments, bool throwOnError, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(file)
         {
@@ -162,7 +197,7 @@ public class RabbitMqPrivateNode : IAsyncLifetime
             throw new InvalidOperationException($"'{file} {string.Join(' ', arguments)}' for node {NodeName} failed ({process.ExitCode}): {output} (logs in {directory}/log)");
         }
 
-        return output;
+        return (process.ExitCode, output);
     }
 
     private static string ShortHostName()
