@@ -53,6 +53,13 @@ public sealed class RedeliveryDurabilityTests : IClassFixture<RedeliveryBrokerNo
                     return;
                 }
 
+                if (context.GetWorkersRedeliveryCount() > 0)
+                {
+                    // Should the redelivery come back before the crash, this worker hangs on it too: unacked, it is not lost.
+                    await release.Task;
+                    return;
+                }
+
                 await firstWorker.ConsumeAsync(context);
             });
         }), Token);
@@ -79,6 +86,7 @@ public sealed class RedeliveryDurabilityTests : IClassFixture<RedeliveryBrokerNo
             Assert.Equal(delayedId, redelivered[0].MessageId);
             Assert.Equal(0, Assert.Single(requeued).RedeliveryCount);
             Assert.Single(firstWorker.AttemptsOf(delayedId));
+            Assert.Equal(1, meter.Count(RedeliveryDiagnostics.ScheduledName, queue));
         }
         finally
         {
