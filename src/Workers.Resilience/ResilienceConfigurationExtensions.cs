@@ -28,7 +28,7 @@ public static class ResilienceConfigurationExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(new RedeliveryConnection(brokerUri));
         services.TryAddSingleton(sp => new RedeliveryTransport(sp.GetRequiredService<RedeliveryConnection>().BrokerUri));
-        services.AddHostedService<BrokerRequirementsHostedService>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, BrokerRequirementsHostedService>());
         return services;
     }
 
