@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Workers.Resilience.Redelivery;
+
+/// <summary>Runs <see cref="BrokerRequirements"/> at host start (before the bus when registered before MassTransit).</summary>
+internal sealed class BrokerRequirementsHostedService : IHostedService
+{
+    private readonly RedeliveryTransport transport;
+    private readonly RedeliveryConnection connection;
+    private readonly ILogger<BrokerRequirementsHostedService> logger;
+
+    public BrokerRequirementsHostedService(RedeliveryTransport transport, RedeliveryConnection connection, ILogger<BrokerRequirementsHostedService> logger)
+    {
+        this.transport = transport;
+        this.connection = connection;
+        this.logger = logger;
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var (product, version) = await BrokerRequirements.VerifyAsync(transport, BrokerRequirements.Describe(connection.BrokerUri), cancellationToken).ConfigureAwait(false);
+        RedeliveryLog.BrokerVerified(logger, product, version, DelayLadder.Levels);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>The broker URI the redelivery transport was registered with.</summary>
+internal sealed record RedeliveryConnection(Uri BrokerUri);

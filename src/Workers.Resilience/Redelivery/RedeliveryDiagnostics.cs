@@ -1,0 +1,20 @@
+using System.Diagnostics.Metrics;
+using Workers.Resilience.Telemetry;
+
+namespace Workers.Resilience.Redelivery;
+
+/// <summary>Instruments of the redelivery and dead-letter stages (on the one <c>Workers</c> meter).</summary>
+internal static class RedeliveryDiagnostics
+{
+    public const string ScheduledName = "workers.redelivery.scheduled";
+    public const string DeadLetteredName = "workers.deadletter.count";
+    public const string ScheduledEvent = "workers.redelivery.scheduled";
+    public const string DeadLetteredEvent = "workers.deadletter";
+    public const string ImmediateRetryEvent = "workers.redelivery.immediate_retry";
+
+    public static readonly Counter<long> Scheduled = WorkersDiagnostics.Meter.CreateCounter<long>(
+        ScheduledName, unit: "{message}", description: "Messages re-scheduled through the broker's delay ladder after a transient failure.");
+
+    public static readonly Counter<long> DeadLettered = WorkersDiagnostics.Meter.CreateCounter<long>(
+        DeadLetteredName, unit: "{message}", description: "Messages moved to an error queue (reason: exhausted or permanent).");
+}

@@ -1,0 +1,260 @@
+using System.Globalization;
+using System.Runtime.ExceptionServices;
+using System.Text;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using RabbitMQ.Client;
+using Workers.Resilience.Classification;
+using Workers.Resilience.DeadLetter;
+using Workers.Resilience.Telemetry;
+
+namespace Workers.Resilience.Redelivery;
+
+/// <summary>
+/// Dead-letter fallback + redelivery, outermost stages of the consume pipeline
+/// (<c>dead-letter fallback → redelivery → circuit breaker → bulkhead → inbox → consumer</c>).
+/// On a transient failure: immediate retries, then a byte-exact copy goes into the broker's delay ladder
+/// (confirmed before the original is acked), with <c>MT-Redelivery-Count</c> + 1. On a permanent failure or when the
+/// attempts are used up: the user fallback runs, then a byte-exact copy with fault headers goes to <c>&lt;queue&gt;_error</c>.
+/// </summary>
+internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
+    where TContext : class, ConsumeContext
+{
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(30);
+    private static readonly string MachineName = Environment.MachineName;
+    private static readonly string HostName = $"{Environment.MachineName}/{Environment.ProcessId}";
+
+    private readonly RedeliveryTransport transport;
+    private readonly RedeliveryOptions options;
+    private readonly DeadLetterOptions deadLetter;
+    private readonly Func<DeadLetterFallbackArguments, Task>? fallback;
+    private readonly string? consumer;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+    private readonly ExceptionClassifier classifier;
+
+    public RedeliveryFilter(
+        RedeliveryTransport transport,
+        RedeliveryOptions options,
+        DeadLetterOptions deadLetter,
+        Func<DeadLetterFallbackArguments, Task>? fallback,
+        string? consumer,
+        TimeProvider time,
+        ILogger logger)
+    {
+        this.transport = transport;
+        this.options = options;
+        this.deadLetter = deadLetter;
+        this.fallback = fallback;
+        this.consumer = consumer;
+        this.time = time;
+        this.logger = logger;
+        classifier = new ExceptionClassifier(options.Classification);
+    }
+
+    public void Probe(ProbeContext context)
+    {
+        var scope = context.CreateFilterScope("workersRedelivery");
+        scope.Add("maxRedeliveryAttempts", options.MaxRedeliveryAttempts);
+        scope.Add("delay", options.Delay);
+        scope.Add("maxDelay", options.MaxDelay);
+        scope.Add("backoffType", options.BackoffType.ToString());
+        scope.Add("useJitter", options.UseJitter);
+        scope.Add("immediateRetries", options.ImmediateRetries);
+    }
+
+    public async Task Send(TContext context, IPipe<TContext> next)
+    {
+        var tries = 0;
+        while (true)
+        {
+            try
+            {
+                await next.Send(context).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && context.CancellationToken.IsCancellationRequested))
+            {
+                tries++;
+                var disposition = classifier.Classify(ex);
+                if (disposition == FailureDisposition.Retry && tries <= options.ImmediateRetries)
+                {
+                    RedeliveryLog.ImmediateRetry(logger, tries, context.MessageId, QueueName(context), ex.GetType().Name);
+                    WorkersDiagnostics.AddEvent(RedeliveryDiagnostics.ImmediateRetryEvent, new("retry", tries), new("exception.type", ex.GetType().FullName));
+                    if (options.ImmediateRetryDelay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(options.ImmediateRetryDelay, time, context.CancellationToken).ConfigureAwait(false);
+                    }
+
+                    continue;
+                }
+
+                await HandleFailureAsync(context, ex, disposition, tries).ConfigureAwait(false);
+                return;
+            }
+        }
+    }
+
+    private async Task HandleFailureAsync(TContext context, Exception exception, FailureDisposition disposition, int tries)
+    {
+        if (!context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit))
+        {
+            RedeliveryLog.NotRabbitMq(logger, context.MessageId);
+            ExceptionDispatchInfo.Capture(exception).Throw();
+            return;
+        }
+
+        var queue = QueueName(context);
+        var consumerName = consumer ?? queue;
+        var redeliveries = context.GetWorkersRedeliveryCount();
+        var now = time.GetUtcNow();
+        var firstFailure = ReadTime(context.ReceiveContext.TransportHeaders, WorkersHeaders.FirstFailure) ?? now;
+        var body = context.ReceiveContext.Body.GetBytes();
+        var properties = Copy(rabbit.Properties);
+        var headers = properties.Headers!;
+
+        using var timeout = new CancellationTokenSource(PublishTimeout);
+        try
+        {
+            if (disposition == FailureDisposition.Retry && redeliveries < options.MaxRedeliveryAttempts)
+            {
+                var redelivery = redeliveries + 1;
+                var delay = RedeliveryDelayCalculator.GetDelay(options, redelivery, Random.Shared.NextDouble());
+                headers[WorkersHeaders.RedeliveryCount] = redelivery;
+                headers[WorkersHeaders.FirstFailure] = FaultHeaders.FormatTime(firstFailure);
+                headers[WorkersHeaders.Destination] = queue;
+                await transport.PublishDelayedAsync(queue, delay, body, properties, timeout.Token).ConfigureAwait(false);
+                RedeliveryDiagnostics.Scheduled.Add(1, new KeyValuePair<string, object?>("queue", queue), new KeyValuePair<string, object?>("consumer", consumerName));
+                RedeliveryLog.Scheduled(logger, redelivery, context.MessageId, queue, delay, exception.GetType().Name);
+                WorkersDiagnostics.AddEvent(
+                    RedeliveryDiagnostics.ScheduledEvent,
+                    new("queue", queue),
+                    new("redelivery", redelivery),
+                    new("delay_ms", DelayLadder.Effective(delay).TotalMilliseconds),
+                    new("exception.type", exception.GetType().FullName));
+                return;
+            }
+
+            var reason = disposition == FailureDisposition.Retry ? DeadLetterConstants.ReasonExhausted : DeadLetterConstants.ReasonPermanent;
+            var attempts = (redeliveries * (options.ImmediateRetries + 1)) + tries;
+            await RunFallbackAsync(context, exception, reason, attempts, queue).ConfigureAwait(false);
+
+            var errorQueue = queue + DeadLetterConstants.ErrorQueueSuffix;
+            var fault = new FaultDetails(
+                exception,
+                reason,
+                attempts,
+                queue,
+                consumerName,
+                context.SupportedMessageTypes.FirstOrDefault(),
+                context.ReceiveContext.InputAddress?.ToString(),
+                firstFailure,
+                now,
+                MachineName,
+                HostName);
+            FaultHeaders.Write(headers, fault, deadLetter);
+            await transport.PublishErrorAsync(errorQueue, body, properties, timeout.Token).ConfigureAwait(false);
+            RedeliveryDiagnostics.DeadLettered.Add(
+                1,
+                new KeyValuePair<string, object?>("queue", queue),
+                new KeyValuePair<string, object?>("consumer", consumerName),
+                new KeyValuePair<string, object?>("reason", reason));
+            RedeliveryLog.DeadLettered(logger, exception, context.MessageId, queue, errorQueue, reason, attempts, consumerName);
+            WorkersDiagnostics.AddEvent(
+                RedeliveryDiagnostics.DeadLetteredEvent,
+                new("queue", queue),
+                new("reason", reason),
+                new("attempts", attempts),
+                new("exception.type", exception.GetType().FullName));
+        }
+        catch (Exception transportFailure) when (transportFailure is not OperationCanceledException || timeout.IsCancellationRequested)
+        {
+            // Never lose the message: let MassTransit's own error handling (its _error queue) take it.
+            RedeliveryLog.TransportFailed(logger, transportFailure, context.MessageId, queue);
+            ExceptionDispatchInfo.Capture(exception).Throw();
+        }
+    }
+
+    private async Task RunFallbackAsync(TContext context, Exception exception, string reason, int attempts, string queue)
+    {
+        if (fallback is null)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(deadLetter.FallbackTimeout, time);
+        try
+        {
+            await fallback(new DeadLetterFallbackArguments(context, exception, reason, attempts, timeout.Token)).WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            RedeliveryLog.FallbackFailed(logger, ex, context.MessageId, queue);
+        }
+    }
+
+    private static BasicProperties Copy(IReadOnlyBasicProperties source)
+    {
+        var copy = new BasicProperties(source)
+        {
+            Persistent = true,
+            Expiration = null,
+        };
+        var headers = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (source.Headers is not null)
+        {
+            foreach (var (key, value) in source.Headers)
+            {
+                if (!FaultHeaders.IsTransient(key))
+                {
+                    headers[key] = value;
+                }
+            }
+        }
+
+        copy.Headers = headers;
+        return copy;
+    }
+
+    internal static string QueueName(ConsumeContext context)
+    {
+        var address = context.ReceiveContext.InputAddress;
+        var path = address.AbsolutePath.TrimEnd('/');
+        return Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..]);
+    }
+
+    internal static int ReadInt(MassTransit.Headers headers, string key)
+    {
+        if (!headers.TryGetHeader(key, out var value))
+        {
+            return 0;
+        }
+
+        return value switch
+        {
+            int i => i,
+            long l => (int)Math.Clamp(l, 0, int.MaxValue),
+            short s => s,
+            byte b => b,
+            byte[] bytes when int.TryParse(Encoding.UTF8.GetString(bytes), NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed) => parsed,
+            string text when int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed) => parsed,
+            _ => 0,
+        };
+    }
+
+    internal static DateTimeOffset? ReadTime(MassTransit.Headers headers, string key)
+    {
+        if (!headers.TryGetHeader(key, out var value))
+        {
+            return null;
+        }
+
+        var text = value switch
+        {
+            byte[] bytes => Encoding.UTF8.GetString(bytes),
+            string s => s,
+            _ => null,
+        };
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed) ? parsed : null;
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace Workers.Resilience.Redelivery;
+
+/// <summary>Log events of the redelivery and dead-letter stages (event ids 3000–3099).</summary>
+internal static partial class RedeliveryLog
+{
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Debug, Message = "Immediate retry {Retry} of message {MessageId} on queue {Queue} after {ExceptionType}")]
+    public static partial void ImmediateRetry(ILogger logger, int retry, Guid? messageId, string queue, string exceptionType);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Redelivery {Redelivery} of message {MessageId} on queue {Queue} scheduled in {Delay} after {ExceptionType}")]
+    public static partial void Scheduled(ILogger logger, int redelivery, Guid? messageId, string queue, TimeSpan delay, string exceptionType);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "Message {MessageId} on queue {Queue} dead-lettered to {ErrorQueue} ({Reason}, {Attempts} attempts) by consumer {Consumer}")]
+    public static partial void DeadLettered(ILogger logger, Exception exception, Guid? messageId, string queue, string errorQueue, string reason, int attempts, string consumer);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Error, Message = "Dead-letter fallback failed for message {MessageId} on queue {Queue}; the message is dead-lettered anyway")]
+    public static partial void FallbackFailed(ILogger logger, Exception exception, Guid? messageId, string queue);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Error, Message = "Could not move message {MessageId} on queue {Queue} through the broker; MassTransit's error handling takes it")]
+    public static partial void TransportFailed(ILogger logger, Exception exception, Guid? messageId, string queue);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "Message {MessageId} did not come from RabbitMQ; redelivery is not possible, MassTransit's error handling takes it")]
+    public static partial void NotRabbitMq(ILogger logger, Guid? messageId);
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Broker {Product} {Version} meets the requirements; delay ladder of {Levels} levels ready")]
+    public static partial void BrokerVerified(ILogger logger, string product, string version, int levels);
+}

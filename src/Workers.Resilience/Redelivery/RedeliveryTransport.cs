@@ -1,0 +1,220 @@
+using System.Collections.Concurrent;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace Workers.Resilience.Redelivery;
+
+/// <summary>
+/// The framework's own connection to the broker (the bus's vhost), used to re-publish a failed message byte for byte,
+/// with publisher confirms, into the delay ladder or the error queue, before MassTransit acks the original.
+/// One per host (a DI singleton). Declares the topology it needs idempotently and caches what it declared.
+/// </summary>
+internal sealed class RedeliveryTransport : IAsyncDisposable
+{
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
+
+    private readonly ConnectionFactory factory;
+    private readonly SemaphoreSlim gate = new(1, 1);
+    private readonly ConcurrentDictionary<string, Task> declared = new(StringComparer.Ordinal);
+    private IConnection? connection;
+    private IChannel? publisher;
+    private bool disposed;
+
+    public RedeliveryTransport(Uri brokerUri, string clientName = "workers-redelivery")
+    {
+        ArgumentNullException.ThrowIfNull(brokerUri);
+        factory = new ConnectionFactory
+        {
+            Uri = brokerUri,
+            ClientProvidedName = clientName,
+            AutomaticRecoveryEnabled = true,
+            TopologyRecoveryEnabled = false,
+            RequestedConnectionTimeout = ConnectTimeout,
+        };
+    }
+
+    /// <summary>Declares the delay ladder (once per transport; redeclared after a failure).</summary>
+    public Task EnsureLadderAsync(CancellationToken cancellationToken) =>
+        EnsureOnceAsync("ladder", DeclareLadderAsync, cancellationToken);
+
+    /// <summary>Binds the delivery exchange to a destination queue.</summary>
+    public Task EnsureDestinationAsync(string queue, CancellationToken cancellationToken) =>
+        EnsureOnceAsync("dest:" + queue, async (channel, ct) =>
+        {
+            await DeclareLadderAsync(channel, ct).ConfigureAwait(false);
+            var arguments = new Dictionary<string, object?> { ["x-match"] = "all", [WorkersHeaders.Destination] = queue };
+            await channel.QueueBindAsync(queue, DelayLadder.DeliveryExchange, string.Empty, arguments, cancellationToken: ct).ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <summary>Makes sure an error queue exists (MassTransit's shape: a fanout exchange of the same name bound to a durable queue).</summary>
+    public Task EnsureErrorQueueAsync(string errorQueue, CancellationToken cancellationToken) =>
+        EnsureOnceAsync("error:" + errorQueue, async (channel, ct) =>
+        {
+            await channel.ExchangeDeclareAsync(errorQueue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: ct).ConfigureAwait(false);
+            await channel.QueueDeclareAsync(errorQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct).ConfigureAwait(false);
+            await channel.QueueBindAsync(errorQueue, errorQueue, string.Empty, cancellationToken: ct).ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <summary>Publishes a message into the ladder so that it returns to <paramref name="queue"/> after <paramref name="delay"/>; completes once the broker confirmed it.</summary>
+    public async Task PublishDelayedAsync(string queue, TimeSpan delay, ReadOnlyMemory<byte> body, BasicProperties properties, CancellationToken cancellationToken)
+    {
+        await EnsureDestinationAsync(queue, cancellationToken).ConfigureAwait(false);
+        await PublishAsync(DelayLadder.EntryExchange(delay), DelayLadder.RoutingKey(delay), body, properties, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Publishes a message to an error queue; completes once the broker confirmed it.</summary>
+    public async Task PublishErrorAsync(string errorQueue, ReadOnlyMemory<byte> body, BasicProperties properties, CancellationToken cancellationToken)
+    {
+        await EnsureErrorQueueAsync(errorQueue, cancellationToken).ConfigureAwait(false);
+        await PublishAsync(string.Empty, errorQueue, body, properties, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The broker's server properties (version, product, capabilities).</summary>
+    public async Task<IDictionary<string, object?>> GetServerPropertiesAsync(CancellationToken cancellationToken)
+    {
+        var current = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return current.ServerProperties ?? new Dictionary<string, object?>();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            disposed = true;
+            if (publisher is not null)
+            {
+                await publisher.DisposeAsync().ConfigureAwait(false);
+                publisher = null;
+            }
+
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                connection = null;
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+
+        gate.Dispose();
+    }
+
+    private async Task PublishAsync(string exchange, string routingKey, ReadOnlyMemory<byte> body, BasicProperties properties, CancellationToken cancellationToken)
+    {
+        var channel = await GetPublisherAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // mandatory: an unroutable message is returned (PublishReturnException) instead of being confirmed and dropped.
+            await channel.BasicPublishAsync(exchange, routingKey, mandatory: true, properties, body, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PublishReturnException ex)
+        {
+            throw new InvalidOperationException($"The broker could not route the message to '{(exchange.Length == 0 ? routingKey : exchange)}' ({ex.ReplyCode} {ex.ReplyText}).", ex);
+        }
+    }
+
+    private async Task EnsureOnceAsync(string key, Func<IChannel, CancellationToken, Task> declare, CancellationToken cancellationToken)
+    {
+        var task = declared.GetOrAdd(key, _ => RunDeclarationAsync(declare));
+        try
+        {
+            await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (task.IsFaulted || task.IsCanceled)
+        {
+            declared.TryRemove(new KeyValuePair<string, Task>(key, task));
+            throw;
+        }
+    }
+
+    // A channel of its own for declarations: a refused declaration (406) closes only that channel.
+    private async Task RunDeclarationAsync(Func<IChannel, CancellationToken, Task> declare)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var current = await GetConnectionAsync(timeout.Token).ConfigureAwait(false);
+        var channel = await current.CreateChannelAsync(cancellationToken: timeout.Token).ConfigureAwait(false);
+        await using (channel.ConfigureAwait(false))
+        {
+            await declare(channel, timeout.Token).ConfigureAwait(false);
+            await channel.CloseAsync(timeout.Token).ConfigureAwait(false);
+        }
+    }
+
+    internal static async Task DeclareLadderAsync(IChannel channel, CancellationToken cancellationToken)
+    {
+        await channel.ExchangeDeclareAsync(DelayLadder.DeliveryExchange, ExchangeType.Headers, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+        for (var level = 0; level < DelayLadder.Levels; level++)
+        {
+            var name = DelayLadder.LevelName(level);
+            await channel.ExchangeDeclareAsync(name, ExchangeType.Topic, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var arguments = new Dictionary<string, object?>
+            {
+                ["x-queue-type"] = "quorum",
+                ["x-message-ttl"] = (long)DelayLadder.LevelTtl(level).TotalMilliseconds,
+                ["x-dead-letter-exchange"] = DelayLadder.NextExchange(level),
+                ["x-dead-letter-strategy"] = "at-least-once",
+                ["x-overflow"] = "reject-publish",
+            };
+            await channel.QueueDeclareAsync(name, durable: true, exclusive: false, autoDelete: false, arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await channel.QueueBindAsync(name, name, DelayLadder.BindingPattern(level, bit: true), cancellationToken: cancellationToken).ConfigureAwait(false);
+            await channel.ExchangeBindAsync(DelayLadder.NextExchange(level), name, DelayLadder.BindingPattern(level, bit: false), cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<IConnection> GetConnectionAsync(CancellationToken cancellationToken)
+    {
+        var current = connection;
+        if (current is not null)
+        {
+            return current;
+        }
+
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            connection ??= await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task<IChannel> GetPublisherAsync(CancellationToken cancellationToken)
+    {
+        var current = publisher;
+        if (current is { IsOpen: true })
+        {
+            return current;
+        }
+
+        var open = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            if (publisher is { IsOpen: true })
+            {
+                return publisher;
+            }
+
+            if (publisher is not null)
+            {
+                await publisher.DisposeAsync().ConfigureAwait(false);
+            }
+
+            var options = new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);
+            publisher = await open.CreateChannelAsync(options, cancellationToken).ConfigureAwait(false);
+            return publisher;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+}

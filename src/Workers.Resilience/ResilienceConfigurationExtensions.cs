@@ -1,0 +1,127 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Workers.Resilience.Redelivery;
+
+namespace Workers.Resilience;
+
+/// <summary>
+/// Entry points of the redelivery and dead-letter stages.
+/// Consume pipeline, outermost to innermost: <c>dead-letter fallback → redelivery → circuit breaker → bulkhead → inbox (dedupe) → consumer</c>.
+/// </summary>
+public static class ResilienceConfigurationExtensions
+{
+    /// <summary>
+    /// Registers the redelivery transport (its own connection to <paramref name="brokerUri"/>, which must be the bus's vhost)
+    /// and a hosted service that verifies the broker (<see cref="BrokerRequirements"/>) at start.
+    /// Call it before <c>AddMassTransit</c> so that the check runs before the bus starts.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="brokerUri">AMQP URI of the bus's broker and vhost, with credentials.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddWorkersRedelivery(this IServiceCollection services, Uri brokerUri)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(brokerUri);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(new RedeliveryConnection(brokerUri));
+        services.TryAddSingleton(sp => new RedeliveryTransport(sp.GetRequiredService<RedeliveryConnection>().BrokerUri));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, BrokerRequirementsHostedService>());
+        return services;
+    }
+
+    /// <summary>Adds redelivery (through the broker's delay ladder) and dead-lettering to every consumer of a receive endpoint.</summary>
+    /// <param name="configurator">The receive endpoint.</param>
+    /// <param name="services">The container where <see cref="AddWorkersRedelivery"/> registered the transport (the bus registration context).</param>
+    /// <param name="options">Redelivery options (defaults when null).</param>
+    /// <param name="deadLetter">Dead-letter options (defaults when null).</param>
+    /// <param name="fallback">Runs before a message is dead-lettered; its failure does not stop the dead-lettering.</param>
+    public static void UseWorkersRedelivery(
+        this IReceiveEndpointConfigurator configurator,
+        IServiceProvider services,
+        RedeliveryOptions? options = null,
+        DeadLetterOptions? deadLetter = null,
+        Func<DeadLetterFallbackArguments, Task>? fallback = null)
+    {
+        ArgumentNullException.ThrowIfNull(configurator);
+        ArgumentNullException.ThrowIfNull(services);
+        configurator.AddPipeSpecification(Create<ConsumeContext>(services, options, deadLetter, fallback, consumer: null));
+    }
+
+    /// <summary>Adds redelivery and dead-lettering to every consumer of a receive endpoint, configured in code.</summary>
+    /// <param name="configurator">The receive endpoint.</param>
+    /// <param name="services">The container where <see cref="AddWorkersRedelivery"/> registered the transport.</param>
+    /// <param name="configure">Sets the redelivery options.</param>
+    public static void UseWorkersRedelivery(this IReceiveEndpointConfigurator configurator, IServiceProvider services, Action<RedeliveryOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new RedeliveryOptions();
+        configure(options);
+        configurator.UseWorkersRedelivery(services, options);
+    }
+
+    /// <summary>Adds redelivery (through the broker's delay ladder) and dead-lettering to one consumer.</summary>
+    /// <typeparam name="TConsumer">The consumer type.</typeparam>
+    /// <param name="configurator">The consumer's configurator (e.g. in a consumer definition).</param>
+    /// <param name="services">The container where <see cref="AddWorkersRedelivery"/> registered the transport.</param>
+    /// <param name="options">Redelivery options (defaults when null).</param>
+    /// <param name="deadLetter">Dead-letter options (defaults when null).</param>
+    /// <param name="fallback">Runs before a message is dead-lettered; its failure does not stop the dead-lettering.</param>
+    public static void UseWorkersRedelivery<TConsumer>(
+        this IConsumerConfigurator<TConsumer> configurator,
+        IServiceProvider services,
+        RedeliveryOptions? options = null,
+        DeadLetterOptions? deadLetter = null,
+        Func<DeadLetterFallbackArguments, Task>? fallback = null)
+        where TConsumer : class
+    {
+        ArgumentNullException.ThrowIfNull(configurator);
+        ArgumentNullException.ThrowIfNull(services);
+        configurator.AddPipeSpecification(Create<ConsumerConsumeContext<TConsumer>>(services, options, deadLetter, fallback, typeof(TConsumer).FullName));
+    }
+
+    /// <summary>Adds redelivery and dead-lettering to one consumer, configured in code.</summary>
+    /// <typeparam name="TConsumer">The consumer type.</typeparam>
+    /// <param name="configurator">The consumer's configurator.</param>
+    /// <param name="services">The container where <see cref="AddWorkersRedelivery"/> registered the transport.</param>
+    /// <param name="configure">Sets the redelivery options.</param>
+    public static void UseWorkersRedelivery<TConsumer>(this IConsumerConfigurator<TConsumer> configurator, IServiceProvider services, Action<RedeliveryOptions> configure)
+        where TConsumer : class
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new RedeliveryOptions();
+        configure(options);
+        configurator.UseWorkersRedelivery(services, options);
+    }
+
+    private static RedeliveryPipeSpecification<TContext> Create<TContext>(
+        IServiceProvider services,
+        RedeliveryOptions? options,
+        DeadLetterOptions? deadLetter,
+        Func<DeadLetterFallbackArguments, Task>? fallback,
+        string? consumer)
+        where TContext : class, ConsumeContext
+    {
+        options ??= new RedeliveryOptions();
+        deadLetter ??= new DeadLetterOptions();
+        var errors = options.Validate().Concat(deadLetter.Validate()).ToList();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid Workers redelivery options:" + Environment.NewLine + string.Join(Environment.NewLine, errors), nameof(options));
+        }
+
+        var time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        var logger = services.GetService<ILoggerFactory>()?.CreateLogger("Workers.Resilience.Redelivery") ?? NullLogger.Instance;
+        return new RedeliveryPipeSpecification<TContext>(
+            () => services.GetService<RedeliveryTransport>()
+                ?? throw new InvalidOperationException("Workers redelivery: call services.AddWorkersRedelivery(brokerUri) before configuring UseWorkersRedelivery."),
+            options,
+            deadLetter,
+            fallback,
+            consumer,
+            time,
+            logger);
+    }
+}
