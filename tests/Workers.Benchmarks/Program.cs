@@ -1,0 +1,107 @@
+using System.Globalization;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Workers.Benchmarks;
+using Workers.Benchmarks.Contenders;
+using Workers.Benchmarks.Micro;
+using Workers.Benchmarks.Reporting;
+
+BenchSettings settings;
+try
+{
+    settings = BenchSettings.Parse(args);
+}
+catch (UsageException exception)
+{
+    if (exception.Message.Length > 0)
+    {
+        Console.Error.WriteLine($"error: {exception.Message}");
+    }
+
+    Console.Error.WriteLine(BenchSettings.Usage);
+    return exception.Message.Length > 0 ? 2 : 0;
+}
+
+if (settings.Micro)
+{
+    var config = DefaultConfig.Instance
+        .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance))
+        .WithOptions(ConfigOptions.DisableOptimizationsValidator)
+        .WithArtifactsPath(Path.Combine(settings.OutputDirectory, "micro"));
+    BenchmarkSwitcher.FromTypes([typeof(ExceptionClassifierBenchmarks), typeof(FilterPassThroughBenchmarks)])
+        .Run([.. settings.MicroArguments.DefaultIfEmpty("--filter"), .. settings.MicroArguments.Count == 0 ? new[] { "*" } : []], config);
+    return 0;
+}
+
+// The default contenders, in report order; the extra variants run only when named with --only.
+Contender[] all =
+[
+    new RawContender(),
+    new MassTransitContender(MassTransitSettings.Defaults),
+    new MassTransitContender(MassTransitSettings.Tuned),
+    new WolverineContender(),
+    new WorkersContender(),
+];
+Contender[] extras =
+[
+    new MassTransitContender(MassTransitSettings.TunedRawJson),
+    new MassTransitContender(new MassTransitSettings("masstransit-p32", 32)),
+    new MassTransitContender(new MassTransitSettings("masstransit-p200", 200, 200)),
+    new MassTransitContender(new MassTransitSettings("masstransit-c1", 100, 1)),
+    new WolverineContender(listeners: 2) { },
+];
+
+IReadOnlyList<Contender> contenders;
+if (settings.Only.Count == 0)
+{
+    contenders = all;
+}
+else
+{
+    var known = all.Concat(extras).GroupBy(c => c.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
+    var unknown = settings.Only.Where(n => !known.ContainsKey(n)).ToList();
+    if (unknown.Count > 0)
+    {
+        Console.Error.WriteLine($"error: unknown contender(s) {string.Join(", ", unknown)}; known: {string.Join(", ", known.Keys)}");
+        return 2;
+    }
+
+    contenders = settings.Only.Select(n => known[n]).ToList();
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+Console.WriteLine($"Workers benchmarks: {string.Join(", ", contenders.Select(c => c.Name))}; {settings.Messages} messages, {settings.Rounds} rounds. The machine should be otherwise idle; it rarely is: compare ratios within one run.");
+var results = await new BenchRunner(settings, contenders, Console.Out).RunAsync(cancel.Token);
+
+Directory.CreateDirectory(settings.OutputDirectory);
+var stamp = results.Started.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+var chart = $"bench-{stamp}.png";
+try
+{
+    ChartWriter.Write(results, Path.Combine(settings.OutputDirectory, chart));
+}
+catch (Exception exception) when (exception is not OutOfMemoryException)
+{
+    results.Problem($"chart: {exception.GetType().Name}: {exception.Message}");
+}
+
+var report = Path.Combine(settings.OutputDirectory, $"bench-{stamp}.md");
+await File.WriteAllTextAsync(report, ReportWriter.Markdown(results, settings, chart));
+Console.WriteLine();
+Console.WriteLine(ReportWriter.Table(results));
+foreach (var problem in results.Problems)
+{
+    Console.WriteLine($"problem: {problem}");
+}
+
+Console.WriteLine($"report: {Path.GetFullPath(report)}");
+Console.WriteLine($"chart:  {Path.GetFullPath(Path.Combine(settings.OutputDirectory, chart))}");
+return 0;
