@@ -41,6 +41,7 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
                 vhosts[contender.Name] = await BenchVhost.CreateAsync(contender.Name, cancellationToken).ConfigureAwait(false);
             }
 
+            await WarmUpAsync(contenders, vhosts, cancellationToken).ConfigureAwait(false);
             for (var round = 1; round <= settings.Rounds; round++)
             {
                 for (var k = 0; k < contenders.Count; k++)
@@ -126,12 +127,6 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
                 var probe = new ConsumeProbe(n);
                 await using (await contender.StartConsumerAsync(vhost, queue, probe, failures: false, cancellationToken).ConfigureAwait(false))
                 {
-                    if (!results.BrokerPrefetch.ContainsKey(name))
-                    {
-                        var prefetch = await vhost.GetConsumerPrefetchAsync(queue, cancellationToken).ConfigureAwait(false);
-                        results.BrokerPrefetch[name] = prefetch.Count == 0 ? "?" : string.Join(", ", prefetch);
-                    }
-
                     await probe.WaitAsync(StallTimeout, cancellationToken).ConfigureAwait(false);
                 }
 
@@ -166,6 +161,7 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
                 {
                     await PacedAsync(producer, count, rate, cancellationToken).ConfigureAwait(false);
                     await probe.WaitAsync(StallTimeout, cancellationToken).ConfigureAwait(false);
+                    await RecordBrokerPrefetchAsync(results, name, vhost, queue, cancellationToken).ConfigureAwait(false);
                 }
 
                 var histogram = probe.Latency!;
@@ -218,6 +214,50 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
                 await vhost.DeleteQueueAsync(queue, cancellationToken).ConfigureAwait(false);
                 return $"{rate:0} msg/s ({probe.Failures} first attempts failed)";
             }).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Once per contender, while its consumer still runs: the prefetch the broker really applies (management API,
+    /// whose consumer list lags by its statistics interval, hence the bounded polling). Not timed.
+    /// </summary>
+    private static async Task RecordBrokerPrefetchAsync(RunResults results, string name, BenchVhost vhost, string queue, CancellationToken cancellationToken)
+    {
+        if (results.BrokerPrefetch.ContainsKey(name))
+        {
+            return;
+        }
+
+        IReadOnlyList<int> prefetch = [];
+        for (var attempt = 0; attempt < 8 && prefetch.Count == 0; attempt++)
+        {
+            prefetch = await vhost.GetConsumerPrefetchAsync(queue, cancellationToken).ConfigureAwait(false);
+            if (prefetch.Count == 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        results.BrokerPrefetch[name] = prefetch.Count == 0 ? "not reported" : string.Join(", ", prefetch);
+    }
+
+    /// <summary>Untimed: every contender moves a few messages once, so that no measured round pays for JIT and first connections.</summary>
+    private async Task WarmUpAsync(IEnumerable<Contender> all, IReadOnlyDictionary<string, BenchVhost> vhosts, CancellationToken cancellationToken)
+    {
+        var count = Math.Min(settings.Messages, 2_000);
+        foreach (var contender in all)
+        {
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                await EndToEndAsync(contender, vhosts[contender.Name], "warm-up", count, cancellationToken).ConfigureAwait(false);
+                await vhosts[contender.Name].DeleteQueueAsync("warm-up", cancellationToken).ConfigureAwait(false);
+                log.WriteLine($"[warm-up] {contender.Name,-20} {count} messages ({Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s)");
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                log.WriteLine($"[warm-up] {contender.Name,-20} FAILED: {exception.GetType().Name}: {exception.Message}");
+            }
         }
     }
 
