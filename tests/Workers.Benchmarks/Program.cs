@@ -35,7 +35,10 @@ if (settings.Micro)
     return 0;
 }
 
-// The default contenders, in report order; the extra variants run only when named with --only.
+// The default contenders, in report order. Variants run only when named with --only:
+//   masstransit-pP[-cC][-raw]   MassTransit with prefetch P, ConcurrentMessageLimit C, raw JSON serializer
+//   workers-pP[-cC]             Workers configured through Workers:RabbitMq:PrefetchCount / Endpoints:Q:ConcurrentMessageLimit
+//   wolverine-lN                Wolverine with N parallel listeners
 Contender[] all =
 [
     new RawContender(),
@@ -43,14 +46,6 @@ Contender[] all =
     new MassTransitContender(MassTransitSettings.Tuned),
     new WolverineContender(),
     new WorkersContender(),
-];
-Contender[] extras =
-[
-    new MassTransitContender(MassTransitSettings.TunedRawJson),
-    new MassTransitContender(new MassTransitSettings("masstransit-p32", 32)),
-    new MassTransitContender(new MassTransitSettings("masstransit-p200", 200, 200)),
-    new MassTransitContender(new MassTransitSettings("masstransit-c1", 100, 1)),
-    new WolverineContender(listeners: 2) { },
 ];
 
 IReadOnlyList<Contender> contenders;
@@ -60,15 +55,21 @@ if (settings.Only.Count == 0)
 }
 else
 {
-    var known = all.Concat(extras).GroupBy(c => c.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
-    var unknown = settings.Only.Where(n => !known.ContainsKey(n)).ToList();
-    if (unknown.Count > 0)
+    var known = all.ToDictionary(c => c.Name, StringComparer.OrdinalIgnoreCase);
+    var chosen = new List<Contender>();
+    foreach (var name in settings.Only)
     {
-        Console.Error.WriteLine($"error: unknown contender(s) {string.Join(", ", unknown)}; known: {string.Join(", ", known.Keys)}");
-        return 2;
+        var contender = known.GetValueOrDefault(name) ?? Variants.Parse(name);
+        if (contender is null)
+        {
+            Console.Error.WriteLine($"error: unknown contender '{name}'; known: {string.Join(", ", known.Keys)}, masstransit-pP[-cC][-raw], workers-pP[-cC], wolverine-lN");
+            return 2;
+        }
+
+        chosen.Add(contender);
     }
 
-    contenders = settings.Only.Select(n => known[n]).ToList();
+    contenders = chosen;
 }
 
 using var cancel = new CancellationTokenSource();

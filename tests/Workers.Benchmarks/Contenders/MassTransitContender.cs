@@ -15,9 +15,6 @@ internal sealed record MassTransitSettings(string Name, int? PrefetchCount = nul
     /// <summary>Prefetch matched to the raw client's, concurrency = prefetch.</summary>
     public static MassTransitSettings Tuned { get; } = new("masstransit-tuned", RawContender.DefaultPrefetch, RawContender.DefaultPrefetch);
 
-    /// <summary>Tuned plus the raw JSON serializer (no envelope): isolates the serializer's share.</summary>
-    public static MassTransitSettings TunedRawJson { get; } = new("masstransit-rawjson", RawContender.DefaultPrefetch, RawContender.DefaultPrefetch, RawJson: true);
-
     public string Describe() =>
         $"MassTransit 8.5.12; prefetch {PrefetchCount?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}; " +
         $"ConcurrentMessageLimit {ConcurrentMessageLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default (= prefetch)"}; " +

@@ -23,11 +23,11 @@ namespace Workers.Benchmarks.Contenders;
 /// queues durable, messages persistent (Wolverine's defaults). Failures: <c>OnException().RetryOnce()</c> (inline retry).
 /// Outbox: PostgreSQL message storage with <c>UseDurableOutbox()</c> on the sender.
 /// </summary>
-internal sealed class WolverineContender(ushort prefetch = RawContender.DefaultPrefetch, int listeners = 1) : Contender
+internal sealed class WolverineContender(string name = "wolverine", ushort prefetch = RawContender.DefaultPrefetch, int listeners = 1) : Contender
 {
     private const string Schema = "wolverine_bench";
 
-    public override string Name => "wolverine";
+    public override string Name => name;
 
     public override string Settings =>
         $"WolverineFx 6.62.0; publisher confirms + tracking; SendInline(); ProcessInline(); PreFetchCount({prefetch}); ListenerCount({listeners}); " +

@@ -14,13 +14,17 @@ namespace Workers.Benchmarks.Contenders;
 /// only through the <c>Workers</c> configuration section. <see cref="ConfigurePipeline"/> is the single place where
 /// the resilience middleware and the outbox get switched on once they are merged.
 /// </summary>
-internal sealed class WorkersContender : Contender
+/// <param name="name">Report name; variants other than the defaults are named <c>workers-pP[-cC]</c>.</param>
+/// <param name="prefetch">Overrides <c>Workers:RabbitMq:PrefetchCount</c> (null = the Workers default).</param>
+/// <param name="concurrentMessageLimit">Sets <c>Workers:Endpoints:QUEUE:ConcurrentMessageLimit</c> (null = unset).</param>
+internal sealed class WorkersContender(string name = "workers", int? prefetch = null, int? concurrentMessageLimit = null) : Contender
 {
-    public override string Name => "workers";
+    public override string Name => name;
 
     public override string Settings =>
-        $"AddWorkers defaults from main: prefetch {RabbitMqOptions.DefaultPrefetchCount} (RabbitMqOptions.DefaultPrefetchCount), " +
-        "ConcurrentMessageLimit unset (= prefetch), envelope JSON, publisher confirms on; " + PipelineDescription;
+        (prefetch is null && concurrentMessageLimit is null ? "AddWorkers defaults from main: " : "AddWorkers, configured: ") +
+        $"prefetch {prefetch ?? RabbitMqOptions.DefaultPrefetchCount}{(prefetch is null ? " (RabbitMqOptions.DefaultPrefetchCount)" : string.Empty)}, " +
+        $"ConcurrentMessageLimit {concurrentMessageLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset (= prefetch)"}, envelope JSON, publisher confirms on; " + PipelineDescription;
 
     /// <summary>What <see cref="ConfigurePipeline"/> enables today, for the report.</summary>
     private const string PipelineDescription = "pipeline: plain AddWorkers (resilience middleware and outbox not merged yet)";
@@ -79,7 +83,7 @@ internal sealed class WorkersContender : Contender
     public override Task<double?> RunOutboxAsync(BenchVhost vhost, string queue, int count, int window, CancellationToken cancellationToken) =>
         Task.FromResult<double?>(null);
 
-    private static IHost BuildHost(BenchVhost vhost, string name, string queue, Action<IServiceCollection> services, Action<WorkersBuilder> configure)
+    private IHost BuildHost(BenchVhost vhost, string name, string queue, Action<IServiceCollection> services, Action<WorkersBuilder> configure)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ApplicationName = name });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -89,7 +93,16 @@ internal sealed class WorkersContender : Contender
             [RabbitMqOptions.UriVariable] = vhost.Uri.ToString(),
             ["Workers:ShutdownTimeout"] = "00:00:30",
         });
-        _ = queue;
+        if (prefetch is { } p)
+        {
+            builder.Configuration["Workers:RabbitMq:PrefetchCount"] = p.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (concurrentMessageLimit is { } limit)
+        {
+            builder.Configuration[$"Workers:Endpoints:{queue}:ConcurrentMessageLimit"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         builder.Logging.SetMinimumLevel(LogLevel.Warning).AddFilter("MassTransit", LogLevel.Error).AddFilter("Wolverine", LogLevel.Error).AddFilter("Workers.Benchmarks", LogLevel.None).AddSimpleConsole(o => o.SingleLine = true);
         services(builder.Services);
         builder.AddWorkers(configure);
