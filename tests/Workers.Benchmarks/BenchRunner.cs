@@ -132,8 +132,9 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
 
                 var drain = (n - 1) / probe.FirstToLast.TotalSeconds;
                 results.Add(name, Metrics.Drain, round, drain);
+                results.Add(name, Metrics.DrainCpu, round, probe.CpuMicrosecondsPerMessage);
                 await vhost.DeleteQueueAsync(queue, cancellationToken).ConfigureAwait(false);
-                return $"publish {publish:0} msg/s, drain {drain:0} msg/s";
+                return $"publish {publish:0} msg/s, drain {drain:0} msg/s ({probe.CpuMicrosecondsPerMessage:0} µs CPU/msg)";
             }).ConfigureAwait(false);
         }
 

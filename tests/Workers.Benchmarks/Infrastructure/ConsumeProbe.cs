@@ -20,6 +20,8 @@ internal sealed class ConsumeProbe
     private long firstTimestamp;
     private long lastTimestamp;
     private long failures;
+    private TimeSpan firstCpu;
+    private TimeSpan lastCpu;
 
     public ConsumeProbe(long target, bool recordLatency = false, long latencySkip = 0)
     {
@@ -47,6 +49,13 @@ internal sealed class ConsumeProbe
 
     public LongHistogram? Latency => latency;
 
+    /// <summary>
+    /// CPU time of this whole process between the first and the last consume, per message: what the client side
+    /// spends per message (framework + client library + GC), independent of how long it waits for the broker.
+    /// Meaningful when nothing else runs in the process (the drain workload).
+    /// </summary>
+    public double CpuMicrosecondsPerMessage => target <= 1 ? 0 : (lastCpu - firstCpu).TotalMicroseconds / (target - 1);
+
     /// <summary>Handles one delivery; throws <see cref="BenchFailureException"/> on a flagged message's first attempt.</summary>
     public void Consume(BenchMessage message)
     {
@@ -67,11 +76,16 @@ internal sealed class ConsumeProbe
             }
         }
 
-        Interlocked.CompareExchange(ref firstTimestamp, now, 0);
+        if (Interlocked.CompareExchange(ref firstTimestamp, now, 0) == 0)
+        {
+            firstCpu = Environment.CpuUsage.TotalTime;
+        }
+
         var consumed = Interlocked.Increment(ref count);
         InterlockedMax(ref lastTimestamp, now);
         if (consumed == target)
         {
+            lastCpu = Environment.CpuUsage.TotalTime;
             completed.TrySetResult();
         }
     }

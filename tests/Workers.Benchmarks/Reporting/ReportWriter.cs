@@ -64,7 +64,9 @@ internal static class ReportWriter
         text.AppendLine(Format($"- RabbitMQ ceiling (raw client, persistent + confirms + manual acks, publish and consume at once): **{Value(results.BrokerCeiling)} msg/s**"));
         text.AppendLine(Format($"- PostgreSQL commit rate (pgbench-style: {results.CommitCount} single-row INSERT + COMMIT round trips on one Npgsql connection): **{Value(results.CommitRate)} commits/s**"));
         text.AppendLine();
-        text.AppendLine("## Results (median, with min–max over the rounds and spread = (max−min)/median)");
+        text.AppendLine("## Results (median, with min–max over the rounds and ± half the spread (max−min)/median)");
+        text.AppendLine();
+        text.AppendLine("Throughput ratios above 1 favour Workers; for latency and CPU per message a ratio below 1 favours Workers.");
         text.AppendLine();
         text.Append(Table(results));
         text.AppendLine();

@@ -6,6 +6,7 @@ namespace Workers.Benchmarks.Reporting;
 internal static class Metrics
 {
     public const string Publish = "publish msg/s";
+    public const string DrainCpu = "consume-drain CPU µs/msg";
     public const string Drain = "consume-drain msg/s";
     public const string EndToEnd = "end-to-end msg/s";
     public const string LatencyRate = "latency: offered rate msg/s";
@@ -15,9 +16,9 @@ internal static class Metrics
     public const string Outbox = "outbox msg/s";
     public const string Failure = "failure-path msg/s";
 
-    public static IReadOnlyList<string> All { get; } = [Drain, Publish, EndToEnd, LatencyRate, LatencyP50, LatencyP99, LatencyP999, Outbox, Failure];
+    public static IReadOnlyList<string> All { get; } = [Drain, DrainCpu, Publish, EndToEnd, LatencyRate, LatencyP50, LatencyP99, LatencyP999, Outbox, Failure];
 
-    public static bool LowerIsBetter(string metric) => metric.StartsWith("latency p", StringComparison.Ordinal);
+    public static bool LowerIsBetter(string metric) => metric.StartsWith("latency p", StringComparison.Ordinal) || metric == DrainCpu;
 }
 
 /// <summary>One measured value.</summary>
