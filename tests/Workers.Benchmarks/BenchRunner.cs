@@ -109,6 +109,7 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
         var name = contender.Name;
         var n = settings.Messages;
         double? e2e = null;
+        double? drained = null;
 
         if (Enabled("publish-drain"))
         {
@@ -131,6 +132,7 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
                 }
 
                 var drain = (n - 1) / probe.FirstToLast.TotalSeconds;
+                drained = drain;
                 results.Add(name, Metrics.Drain, round, drain);
                 results.Add(name, Metrics.DrainCpu, round, probe.CpuMicrosecondsPerMessage);
                 await vhost.DeleteQueueAsync(queue, cancellationToken).ConfigureAwait(false);
@@ -153,7 +155,8 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
         {
             await MeasureAsync(results, name, round, "latency", async () =>
             {
-                var rate = Math.Max(10, max / 2);
+                // The sustainable maximum cannot exceed what the consumer drains on its own: take the lower one.
+                var rate = Math.Max(10, Math.Min(max, drained ?? max) / 2);
                 var queue = $"latency-{round}";
                 var count = (int)Math.Max(100, rate * settings.LatencySeconds);
                 var probe = new ConsumeProbe(count, recordLatency: true, latencySkip: count / 10);
