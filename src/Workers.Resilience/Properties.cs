@@ -6,3 +6,4 @@ using System.Runtime.CompilerServices;
 [assembly: InternalsVisibleTo("Workers.Resilience.Tests")]
 [assembly: InternalsVisibleTo("Workers.Hosting.Tests")]
 [assembly: InternalsVisibleTo("Workers.IntegrationTests")]
+[assembly: InternalsVisibleTo("Workers.Benchmarks")]

@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using Npgsql;
+
+namespace Workers.Benchmarks.Infrastructure;
+
+/// <summary>
+/// How fast this machine is right now, measured before the rounds: the broker ceiling (raw client, publish and
+/// consume at once) and a pgbench-style commit rate (single-row INSERT + COMMIT round trips on one connection).
+/// </summary>
+internal static class Calibration
+{
+    /// <summary>Sequential INSERT+COMMIT round trips per second through Npgsql on one connection.</summary>
+    public static async Task<double> CommitRateAsync(int count, CancellationToken cancellationToken)
+    {
+        await using var database = await BenchDatabase.CreateAsync("calibration", cancellationToken).ConfigureAwait(false);
+        await database.ExecuteAsync("create table commits (id bigint primary key, payload text not null)", cancellationToken).ConfigureAwait(false);
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var insert = new NpgsqlCommand("insert into commits (id, payload) values ($1, $2)", connection);
+        var id = new NpgsqlParameter<long> { TypedValue = 0 };
+        insert.Parameters.Add(id);
+        insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "calibration" });
+        await insert.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < count; i++)
+        {
+            id.TypedValue = i;
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false); // autocommit: one INSERT + COMMIT
+        }
+
+        return count / Stopwatch.GetElapsedTime(started).TotalSeconds;
+    }
+
+    /// <summary>
+    /// The outbox baseline: what an outbox costs at least — per message one transaction holding a business row and
+    /// an outbox row, <paramref name="window"/> transactions at once, no broker involved.
+    /// </summary>
+    public static async Task<double> OutboxBaselineAsync(int count, int window, CancellationToken cancellationToken)
+    {
+        await using var database = await BenchDatabase.CreateAsync("outbox", cancellationToken).ConfigureAwait(false);
+        await database.ExecuteAsync(
+            "create table business_rows (id bigint primary key, payload text not null);" +
+            "create table outbox (id bigint primary key, body jsonb not null, created timestamptz not null default now())",
+            cancellationToken).ConfigureAwait(false);
+        await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
+        var body = System.Text.Json.JsonSerializer.Serialize(BenchMessage.Create(0));
+        var started = Stopwatch.GetTimestamp();
+        await Load.RunAsync(count, window, async (i, ct) =>
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+            await using var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+            await using var batch = new NpgsqlBatch(connection, transaction)
+            {
+                BatchCommands =
+                {
+                    new NpgsqlBatchCommand("insert into business_rows (id, payload) values ($1, $2)") { Parameters = { new() { Value = i }, new() { Value = BenchMessage.DefaultPayload } } },
+                    new NpgsqlBatchCommand("insert into outbox (id, body) values ($1, $2::jsonb)") { Parameters = { new() { Value = i }, new() { Value = body } } },
+                },
+            };
+            await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+        return count / Stopwatch.GetElapsedTime(started).TotalSeconds;
+    }
+}
