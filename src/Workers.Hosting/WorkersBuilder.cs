@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Workers.Postgres;
 
 namespace Workers.Hosting;
 
@@ -50,9 +51,42 @@ public sealed class WorkersBuilder
             throw new InvalidOperationException($"The consumer {typeof(TConsumer).Name} is registered twice.");
         }
 
-        consumers.Add(new ConsumerRegistration(typeof(TConsumer), queue, x => x.AddConsumer<TConsumer>().Endpoint(e => e.Name = queue)));
+        if (consumers.Any(c => c.QueueName == queue))
+        {
+            throw new InvalidOperationException($"The queue '{queue}' already has a consumer: give {typeof(TConsumer).Name} a queue of its own, so that one saturated consumer never holds another's messages.");
+        }
+
+        consumers.Add(new ConsumerRegistration(
+            typeof(TConsumer),
+            queue,
+            x => x.AddConsumer<TConsumer>().ExcludeFromConfigureEndpoints(),
+            (endpoint, context, settings) =>
+            {
+                EndpointPipeline.Apply<TConsumer>(endpoint, context, settings);
+                endpoint.ConfigureConsumer<TConsumer>(context);
+            }));
         return this;
     }
+
+    /// <summary>
+    /// Adds the PostgreSQL outbox and inbox on the application's <typeparamref name="TDbContext"/> (which must call
+    /// <c>modelBuilder.AddWorkersOutbox().AddWorkersInbox()</c> and be configured with <c>UseWorkersPostgres</c>):
+    /// the outbox dispatcher runs in this worker, and every endpoint records its messages in the inbox (exactly-once
+    /// effects) unless <c>Workers:Endpoints:&lt;queue&gt;:Inbox</c> is false. Options: <c>Workers:Outbox</c>, <c>Workers:Inbox</c>.
+    /// </summary>
+    /// <typeparam name="TDbContext">The application's DbContext.</typeparam>
+    public WorkersBuilder UsePostgres<TDbContext>()
+        where TDbContext : Microsoft.EntityFrameworkCore.DbContext
+    {
+        Services.AddWorkersOutbox<TDbContext>();
+        Services.AddWorkersInbox<TDbContext>();
+        Services.AddOptions<Workers.Postgres.OutboxOptions>().Bind(Configuration.GetSection($"{WorkersOptions.SectionName}:Outbox"));
+        Services.AddOptions<Workers.Postgres.InboxOptions>().Bind(Configuration.GetSection($"{WorkersOptions.SectionName}:Inbox"));
+        InboxAvailable = true;
+        return this;
+    }
+
+    internal bool InboxAvailable { get; private set; }
 
     /// <summary>Adjusts MassTransit's registration (sagas, request clients, …) beyond what the workers configure.</summary>
     /// <param name="configure">Called once while MassTransit is registered.</param>
@@ -73,5 +107,9 @@ public sealed class WorkersBuilder
     }
 }
 
-/// <summary>A consumer and the queue it runs on.</summary>
-internal sealed record ConsumerRegistration(Type ConsumerType, string QueueName, Action<IBusRegistrationConfigurator> Register);
+/// <summary>A consumer, the queue it runs on, how it is registered and how its endpoint is configured.</summary>
+internal sealed record ConsumerRegistration(
+    Type ConsumerType,
+    string QueueName,
+    Action<IBusRegistrationConfigurator> Register,
+    Action<IRabbitMqReceiveEndpointConfigurator, IBusRegistrationContext, EffectiveEndpoint> ConfigureEndpoint);

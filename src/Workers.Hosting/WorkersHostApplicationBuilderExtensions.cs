@@ -65,8 +65,12 @@ public static class WorkersHostApplicationBuilderExtensions
         });
 
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, BusLogContextBinder>());
+
+        // Before MassTransit: the broker check (version, delay ladder) runs as a hosted service ahead of the bus.
+        services.AddWorkersRedelivery(sp => BrokerAddress.Parse(sp.GetRequiredService<IOptions<WorkersOptions>>().Value.RabbitMq.Uri).ToAmqpUri());
+        services.AddWorkersBreakers();
         services.AddMassTransit(x => BusConfiguration.Configure(x, workers));
-        services.AddHealthChecks();
+        services.AddHealthChecks().AddCheck<CircuitBreakerHealthCheck>("circuit-breakers", tags: [WorkersHealth.ReadyTag, "workers"]);
         AddTelemetry(builder);
         return builder;
     }

@@ -80,7 +80,7 @@ public static class WorkersPostgresExtensions
         {
             services.AddSingleton<OutboxDispatcher<TDbContext>>();
             services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher<TDbContext>>());
-            services.AddHealthChecks().AddCheck<OutboxHealthCheck<TDbContext>>(OutboxConstants.HealthCheckName, HealthStatus.Degraded, ["workers", "outbox"]);
+            services.AddHealthChecks().AddCheck<OutboxHealthCheck<TDbContext>>(OutboxConstants.HealthCheckName, HealthStatus.Degraded, ["workers", "outbox", "ready"]);
         }
 
         return services;

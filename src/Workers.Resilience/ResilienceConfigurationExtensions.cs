@@ -25,8 +25,22 @@ public static class ResilienceConfigurationExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(brokerUri);
+        return services.AddWorkersRedelivery(_ => brokerUri);
+    }
+
+    /// <summary>
+    /// Registers the redelivery transport like <see cref="AddWorkersRedelivery(IServiceCollection, Uri)"/>, with the
+    /// broker URI resolved from the container when first needed (e.g. from validated options).
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="brokerUri">Resolves the AMQP URI of the broker and vhost the bus uses.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddWorkersRedelivery(this IServiceCollection services, Func<IServiceProvider, Uri> brokerUri)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(brokerUri);
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(new RedeliveryConnection(brokerUri));
+        services.TryAddSingleton(sp => new RedeliveryConnection(brokerUri(sp)));
         services.TryAddSingleton(sp => new RedeliveryTransport(sp.GetRequiredService<RedeliveryConnection>().BrokerUri));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, BrokerRequirementsHostedService>());
         return services;
@@ -34,7 +48,7 @@ public static class ResilienceConfigurationExtensions
 
     /// <summary>Adds redelivery (through the broker's delay ladder) and dead-lettering to every consumer of a receive endpoint.</summary>
     /// <param name="configurator">The receive endpoint.</param>
-    /// <param name="services">The container where <see cref="AddWorkersRedelivery"/> registered the transport (the bus registration context).</param>
+    /// <param name="services">The container where <see cref="AddWorkersRedelivery(IServiceCollection, Uri)"/> registered the transport (the bus registration context).</param>
     /// <param name="options">Redelivery options (defaults when null).</param>
     /// <param name="deadLetter">Dead-letter options (defaults when null).</param>
     /// <param name="fallback">Runs before a message is dead-lettered; its failure does not stop the dead-lettering.</param>
@@ -52,7 +66,7 @@ public static class ResilienceConfigurationExtensions
 
     /// <summary>Adds redelivery and dead-lettering to every consumer of a receive endpoint, configured in code.</summary>
     /// <param name="configurator">The receive endpoint.</param>
-    /// <param name="services">The container where <see cref="AddWorkersRedelivery"/> registered the transport.</param>
+    /// <param name="services">The container where <see cref="AddWorkersRedelivery(IServiceCollection, Uri)"/> registered the transport.</param>
     /// <param name="configure">Sets the redelivery options.</param>
     public static void UseWorkersRedelivery(this IReceiveEndpointConfigurator configurator, IServiceProvider services, Action<RedeliveryOptions> configure)
     {
@@ -65,7 +79,7 @@ public static class ResilienceConfigurationExtensions
     /// <summary>Adds redelivery (through the broker's delay ladder) and dead-lettering to one consumer.</summary>
     /// <typeparam name="TConsumer">The consumer type.</typeparam>
     /// <param name="configurator">The consumer's configurator (e.g. in a consumer definition).</param>
-    /// <param name="services">The container where <see cref="AddWorkersRedelivery"/> registered the transport.</param>
+    /// <param name="services">The container where <see cref="AddWorkersRedelivery(IServiceCollection, Uri)"/> registered the transport.</param>
     /// <param name="options">Redelivery options (defaults when null).</param>
     /// <param name="deadLetter">Dead-letter options (defaults when null).</param>
     /// <param name="fallback">Runs before a message is dead-lettered; its failure does not stop the dead-lettering.</param>
@@ -85,7 +99,7 @@ public static class ResilienceConfigurationExtensions
     /// <summary>Adds redelivery and dead-lettering to one consumer, configured in code.</summary>
     /// <typeparam name="TConsumer">The consumer type.</typeparam>
     /// <param name="configurator">The consumer's configurator.</param>
-    /// <param name="services">The container where <see cref="AddWorkersRedelivery"/> registered the transport.</param>
+    /// <param name="services">The container where <see cref="AddWorkersRedelivery(IServiceCollection, Uri)"/> registered the transport.</param>
     /// <param name="configure">Sets the redelivery options.</param>
     public static void UseWorkersRedelivery<TConsumer>(this IConsumerConfigurator<TConsumer> configurator, IServiceProvider services, Action<RedeliveryOptions> configure)
         where TConsumer : class

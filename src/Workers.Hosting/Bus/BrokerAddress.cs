@@ -38,6 +38,17 @@ internal sealed record BrokerAddress(string Host, int Port, string VirtualHost, 
         return true;
     }
 
+    /// <summary>Parses a URI that validation already accepted.</summary>
+    public static BrokerAddress Parse(string value) =>
+        TryParse(value, out var address, out var error) ? address : throw new InvalidOperationException($"Workers:RabbitMq:Uri {error}.");
+
+    /// <summary>The AMQP URI (with credentials) that RabbitMQ.Client accepts.</summary>
+    public Uri ToAmqpUri() => new UriBuilder(UseTls ? "amqps" : "amqp", Host, Port, "/" + System.Uri.EscapeDataString(VirtualHost))
+    {
+        UserName = System.Uri.EscapeDataString(Username),
+        Password = System.Uri.EscapeDataString(Password),
+    }.Uri;
+
     public static bool TryParseNode(string? value, [NotNullWhen(true)] out string? host, out int port)
     {
         host = null;

@@ -19,12 +19,6 @@ internal static class BusConfiguration
             action(x);
         }
 
-        x.AddConfigureEndpointsCallback((context, name, endpoint) =>
-        {
-            var options = context.GetRequiredService<IOptions<WorkersOptions>>().Value;
-            ConfigureEndpoint(name, endpoint, options);
-        });
-
         x.UsingRabbitMq((context, cfg) =>
         {
             var options = context.GetRequiredService<IOptions<WorkersOptions>>().Value;
@@ -38,6 +32,13 @@ internal static class BusConfiguration
                 action(context, cfg);
             }
 
+            foreach (var consumer in workers.Consumers)
+            {
+                var settings = EffectiveEndpoint.Resolve(options, consumer.QueueName, workers.InboxAvailable);
+                cfg.ReceiveEndpoint(consumer.QueueName, endpoint => consumer.ConfigureEndpoint(endpoint, context, settings));
+            }
+
+            // Anything registered through ConfigureBus (sagas, other consumers) gets MassTransit's conventions.
             cfg.ConfigureEndpoints(context);
         });
     }
@@ -72,28 +73,5 @@ internal static class BusConfiguration
                 });
             }
         });
-    }
-
-    private static void ConfigureEndpoint(string name, IReceiveEndpointConfigurator endpoint, WorkersOptions options)
-    {
-        if (!options.Endpoints.TryGetValue(name, out var settings))
-        {
-            return;
-        }
-
-        if (settings.PrefetchCount is { } prefetch)
-        {
-            endpoint.PrefetchCount = prefetch;
-        }
-
-        if (settings.ConcurrentMessageLimit is { } limit)
-        {
-            endpoint.ConcurrentMessageLimit = limit;
-        }
-
-        if (settings.QueueType == QueueType.Quorum && endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
-        {
-            rabbit.SetQuorumQueue();
-        }
     }
 }

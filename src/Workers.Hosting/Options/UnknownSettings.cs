@@ -10,10 +10,16 @@ namespace Workers.Hosting;
 /// </summary>
 internal static class UnknownSettings
 {
-    public static void Collect(IConfigurationSection section, Type optionsType, List<string> errors)
+    public static void Collect(IConfigurationSection section, Type optionsType, List<string> errors, IReadOnlyDictionary<string, Type>? extraSections = null)
     {
         foreach (var child in section.GetChildren())
         {
+            if (extraSections is not null && extraSections.TryGetValue(child.Key, out var extraType))
+            {
+                Collect(child, extraType, errors);
+                continue;
+            }
+
             var property = optionsType.GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
             if (property is null)
             {

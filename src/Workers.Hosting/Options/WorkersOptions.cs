@@ -27,6 +27,9 @@ public sealed class WorkersOptions
     /// <summary>Metrics and traces (OpenTelemetry).</summary>
     public TelemetryOptions Telemetry { get; set; } = new();
 
-    /// <summary>Per receive endpoint (queue name) settings: queue type, prefetch, concurrency.</summary>
+    /// <summary>Settings every endpoint takes unless it sets its own (e.g. <c>Workers:Defaults:QueueType=Quorum</c>).</summary>
+    public EndpointOptions Defaults { get; set; } = new();
+
+    /// <summary>Per receive endpoint (queue name) settings: queue type, prefetch, concurrency, resilience stages.</summary>
     public IDictionary<string, EndpointOptions> Endpoints { get; } = new Dictionary<string, EndpointOptions>(StringComparer.Ordinal);
 }

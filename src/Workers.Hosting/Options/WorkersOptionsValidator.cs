@@ -10,13 +10,20 @@ namespace Workers.Hosting;
 /// </summary>
 internal sealed class WorkersOptionsValidator(IConfiguration? configuration = null) : IValidateOptions<WorkersOptions>
 {
+    // Sections under Workers bound to options of other packages.
+    private static readonly Dictionary<string, Type> SiblingSections = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Outbox"] = typeof(Workers.Postgres.OutboxOptions),
+        ["Inbox"] = typeof(Workers.Postgres.InboxOptions),
+    };
+
     public ValidateOptionsResult Validate(string? name, WorkersOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = Collect(options);
         if (configuration is not null)
         {
-            UnknownSettings.Collect(configuration.GetSection(WorkersOptions.SectionName), typeof(WorkersOptions), errors);
+            UnknownSettings.Collect(configuration.GetSection(WorkersOptions.SectionName), typeof(WorkersOptions), errors, SiblingSections);
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
@@ -57,6 +64,7 @@ internal sealed class WorkersOptionsValidator(IConfiguration? configuration = nu
             }
         }
 
+        ValidateEndpoint($"{root}:Defaults", options.Defaults, rabbit, errors);
         foreach (var (endpoint, settings) in options.Endpoints.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
             var path = $"{root}:Endpoints:{endpoint}";
@@ -71,24 +79,59 @@ internal sealed class WorkersOptionsValidator(IConfiguration? configuration = nu
                 continue;
             }
 
-            if (!Enum.IsDefined(settings.QueueType))
+            ValidateEndpoint(path, settings, rabbit, errors);
+            var effective = EffectiveEndpoint.Resolve(options, endpoint, inboxAvailable: false);
+            if (effective.Bulkhead is { } bulkhead && effective.PrefetchCount < bulkhead.PermitLimit + bulkhead.QueueLimit)
             {
-                errors.Add($"{path}:QueueType must be Classic or Quorum (was {settings.QueueType}).");
-            }
-
-            var prefetch = settings.PrefetchCount ?? rabbit?.PrefetchCount ?? RabbitMqOptions.DefaultPrefetchCount;
-            if (settings.PrefetchCount is < 1 or > ushort.MaxValue)
-            {
-                errors.Add($"{path}:PrefetchCount must be between 1 and 65535 (was {settings.PrefetchCount}).");
-            }
-
-            if (settings.ConcurrentMessageLimit is { } limit && (limit < 1 || limit > prefetch))
-            {
-                errors.Add($"{path}:ConcurrentMessageLimit must be between 1 and the prefetch count {prefetch} (was {limit}).");
+                errors.Add($"{path}:PrefetchCount must be at least Bulkhead:PermitLimit + Bulkhead:QueueLimit = {bulkhead.PermitLimit + bulkhead.QueueLimit} (is {effective.PrefetchCount}), or the bulkhead's queue can never fill.");
             }
         }
 
         return errors;
+    }
+
+    private static void ValidateEndpoint(string path, EndpointOptions settings, RabbitMqOptions? rabbit, List<string> errors)
+    {
+        if (settings.QueueType is { } type && !Enum.IsDefined(type))
+        {
+            errors.Add($"{path}:QueueType must be Classic or Quorum (was {type}).");
+        }
+
+        var prefetch = settings.PrefetchCount ?? rabbit?.PrefetchCount ?? RabbitMqOptions.DefaultPrefetchCount;
+        if (settings.PrefetchCount is < 1 or > ushort.MaxValue)
+        {
+            errors.Add($"{path}:PrefetchCount must be between 1 and 65535 (was {settings.PrefetchCount}).");
+        }
+
+        if (settings.ConcurrentMessageLimit is { } limit && (limit < 1 || limit > prefetch))
+        {
+            errors.Add($"{path}:ConcurrentMessageLimit must be between 1 and the prefetch count {prefetch} (was {limit}).");
+        }
+
+        if (settings.Redelivery is { } redelivery)
+        {
+            errors.AddRange(redelivery.Validate($"{path}:Redelivery"));
+        }
+
+        if (settings.DeadLetter is { } deadLetter)
+        {
+            errors.AddRange(deadLetter.Validate($"{path}:DeadLetter"));
+        }
+
+        if (settings.CircuitBreaker is { } breaker)
+        {
+            errors.AddRange(breaker.Validate($"{path}:CircuitBreaker"));
+        }
+
+        if (settings.Bulkhead is { } bulkhead)
+        {
+            errors.AddRange(bulkhead.Validate($"{path}:Bulkhead"));
+        }
+
+        if (settings.Timeout is { } timeout)
+        {
+            errors.AddRange(timeout.Validate($"{path}:Timeout"));
+        }
     }
 
     private static void AnnotationErrors(object instance, string path, List<string> errors)

@@ -7,7 +7,7 @@ namespace Workers.Resilience;
 /// <summary>
 /// Start-up check of the broker for the redelivery stage: RabbitMQ ≥ 3.10 (quorum queues with message TTL and
 /// at-least-once dead-lettering) and the delay ladder declared (idempotent). Fails with an actionable message.
-/// <see cref="ResilienceConfigurationExtensions.AddWorkersRedelivery"/> runs it as a hosted service at start.
+/// <see cref="ResilienceConfigurationExtensions.AddWorkersRedelivery(Microsoft.Extensions.DependencyInjection.IServiceCollection, Uri)"/> runs it as a hosted service at start.
 /// </summary>
 public static class BrokerRequirements
 {

@@ -73,7 +73,7 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
                 await next.Send(context).ConfigureAwait(false);
                 return;
             }
-            catch (Exception ex) when (!(ex is OperationCanceledException && context.CancellationToken.IsCancellationRequested))
+            catch (Exception ex) when (!RequeueSignal.IsRequeue(ex, context.CancellationToken))
             {
                 tries++;
                 var disposition = classifier.Classify(ex);

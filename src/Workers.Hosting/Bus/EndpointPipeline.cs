@@ -1,0 +1,58 @@
+using MassTransit;
+using Workers.Postgres;
+using Workers.Resilience;
+
+namespace Workers.Hosting;
+
+/// <summary>
+/// Builds one endpoint's consume pipeline, outermost to innermost:
+/// <c>dead-letter fallback → redelivery → circuit breaker → bulkhead → timeout → inbox (dedupe) → consumer</c>.
+/// What each stage does with a failed message:
+/// <list type="bullet">
+/// <item>redelivery (with dead-letter): a transient failure is retried later through the broker's delay ladder;
+/// a permanent one, or one whose attempts are used up, is dead-lettered to <c>&lt;queue&gt;_error</c> with its fault headers;</item>
+/// <item>circuit breaker: while open the endpoint stops consuming; a message failing because of the outage goes
+/// back to the queue untouched (not acked, not counted as an attempt);</item>
+/// <item>bulkhead: at most <c>PermitLimit</c> messages run at once; overflow goes back to the broker, not counted;</item>
+/// <item>timeout: the consumer is cancelled and the attempt counts as a transient failure;</item>
+/// <item>inbox: a message already applied is acknowledged without running the consumer again.</item>
+/// </list>
+/// </summary>
+internal static class EndpointPipeline
+{
+    public static void Apply<TConsumer>(IRabbitMqReceiveEndpointConfigurator endpoint, IBusRegistrationContext context, EffectiveEndpoint settings)
+        where TConsumer : class, IConsumer
+    {
+        endpoint.PrefetchCount = settings.PrefetchCount;
+        if (settings.ConcurrentMessageLimit is { } limit)
+        {
+            endpoint.ConcurrentMessageLimit = limit;
+        }
+
+        if (settings.QueueType == QueueType.Quorum)
+        {
+            endpoint.SetQuorumQueue();
+        }
+
+        endpoint.UseWorkersRedelivery(context, settings.Redelivery, settings.DeadLetter);
+        if (settings.CircuitBreaker is { } breaker)
+        {
+            endpoint.UseEndpointCircuitBreaker(context, breaker);
+        }
+
+        if (settings.Bulkhead is { } bulkhead)
+        {
+            endpoint.UseBulkhead<TConsumer>(context, bulkhead, settings.Queue);
+        }
+
+        if (settings.Timeout is { } timeout)
+        {
+            endpoint.UseConsumerTimeout<TConsumer>(context, timeout, settings.Queue);
+        }
+
+        if (settings.Inbox)
+        {
+            endpoint.UseWorkersInbox(context);
+        }
+    }
+}
