@@ -58,26 +58,29 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster)
             // A new leader is elected among the two remaining members; every confirmed message is still there.
             var received = new HashSet<int>();
             var clock = Stopwatch.StartNew();
-            using var connection = await Connect(survivor, vhost, ct);
+            Exception? last = null;
             while (received.Count < count)
             {
-                Assert.True(clock.Elapsed < Bound, $"only {received.Count} of {count} messages read back within {Bound}");
+                Assert.True(clock.Elapsed < Bound, $"only {received.Count} of {count} messages read back within {Bound} from r{survivor} (leader r{leader} stopped); last error: {last}");
                 try
                 {
+                    // A fresh connection per attempt: while the queue has no leader the broker answers 541, which closes the connection.
+                    using var connection = await Connect(survivor, vhost, ct);
                     await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
                     while (await channel.BasicGetAsync(queue, autoAck: true, ct) is { } message)
                     {
                         received.Add(BitConverter.ToInt32(message.Body.Span));
                     }
                 }
-                catch (OperationInterruptedException)
+                catch (Exception exception) when (exception is OperationInterruptedException or AlreadyClosedException)
                 {
                     // The queue is between leaders for a moment.
+                    last = exception;
                 }
 
                 if (received.Count < count)
                 {
-                    await Task.Delay(100, ct);
+                    await Task.Delay(200, ct);
                 }
             }
 
