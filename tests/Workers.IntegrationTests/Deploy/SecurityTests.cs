@@ -45,21 +45,34 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster)
             await bus.Publish(rejected, ct);
             await WaitUntil(() => orders.All(o => ledger.NotifiedOrders.ContainsKey(o.OrderId)) && ledger.Attempts.ContainsKey(rejected.OrderId), "the workload and the failing order consumed");
 
-            // A broker-side failure: the worker's connections are closed; it reconnects with the same credentials.
-            await CloseConnectionsAsync(accounts.Vhost, ct);
+            // A broker-side failure: the node the worker is connected to stops; it reconnects to another node with the same credentials.
+            var phases = Stopwatch.StartNew();
+            var node = await ConnectedNodeAsync(accounts.Vhost, ct);
+            TestContext.Current.TestOutputHelper?.WriteLine($"workload done; stopping r{node} at {phases.Elapsed}");
+            await cluster.StopNodeAsync(node, ct);
             var more = Orders(10);
-            await WaitUntil(async () =>
+            try
             {
-                try
+                await WaitUntil(async () =>
                 {
-                    await bus.Publish(more[0], ct);
-                    return true;
-                }
-                catch (Exception exception) when (exception is not OperationCanceledException)
-                {
-                    return false;
-                }
-            }, "the bus publishing again after the connections were closed");
+                    try
+                    {
+                        await bus.Publish(more[0], ct);
+                        return true;
+                    }
+                    catch (Exception exception) when (exception is not OperationCanceledException)
+                    {
+                        return false;
+                    }
+                }, "the bus publishing again after its node stopped");
+            }
+            finally
+            {
+                TestContext.Current.TestOutputHelper?.WriteLine($"publishing again at {phases.Elapsed}");
+                await cluster.StartNodeAsync(node, ct);
+                TestContext.Current.TestOutputHelper?.WriteLine($"node started at {phases.Elapsed}");
+            }
+
             await Task.WhenAll(more.Skip(1).Select(o => bus.Publish(o, ct)));
             try
             {
@@ -74,11 +87,18 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster)
 
                 throw;
             }
+            TestContext.Current.TestOutputHelper?.WriteLine($"consumed after reconnection at {phases.Elapsed}");
             await host.StopAsync(ct);
+            TestContext.Current.TestOutputHelper?.WriteLine($"stopped at {phases.Elapsed}");
 
             var entries = logs.Entries.ToList();
             Assert.True(entries.Count > 50, $"the log capture must see the host's activity (saw {entries.Count} entries)");
             TestContext.Current.TestOutputHelper?.WriteLine($"{entries.Count} log entries captured, {entries.Count(e => e.StartsWith("Warning", StringComparison.Ordinal) || e.StartsWith("Error", StringComparison.Ordinal))} warnings or errors, {entries.Count(e => e.Contains(rejected.OrderId.ToString(), StringComparison.Ordinal))} naming the rejected order");
+            foreach (var entry in entries.Where(e => e.StartsWith("Warning", StringComparison.Ordinal) || e.StartsWith("Error", StringComparison.Ordinal)))
+            {
+                TestContext.Current.TestOutputHelper?.WriteLine(entry.Replace(accounts.WorkerPassword, "***", StringComparison.Ordinal)[..Math.Min(300, entry.Length)]);
+            }
+
             var leaks = entries.Where(e => e.Contains(accounts.WorkerPassword, StringComparison.Ordinal)).ToList();
             Assert.True(leaks.Count == 0, $"the password appeared in {leaks.Count} log entries, first: {leaks.FirstOrDefault()}");
             Assert.DoesNotContain(entries, e => e.Contains(Uri.EscapeDataString(accounts.WorkerPassword), StringComparison.Ordinal));
@@ -190,16 +210,13 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster)
         }
     }
 
-    private static async Task CloseConnectionsAsync(string vhost, CancellationToken ct)
+    private async Task<int> ConnectedNodeAsync(string vhost, CancellationToken ct)
     {
         using var management = LocalRabbitMqCluster.Management(1);
         List<ConnectionInfo> connections = [];
         // The management API lists a connection once the broker has emitted its statistics (every few seconds).
         await WaitUntil(async () => (connections = await management.GetFromJsonAsync<List<ConnectionInfo>>($"api/vhosts/{Uri.EscapeDataString(vhost)}/connections", ct) ?? []).Count > 0, "the worker's connections listed");
-        foreach (var connection in connections)
-        {
-            using var _ = await management.DeleteAsync($"api/connections/{Uri.EscapeDataString(connection.Name)}", ct);
-        }
+        return Enumerable.Range(1, LocalRabbitMqCluster.NodeCount).Single(n => cluster.NodeName(n) == connections[0].Node);
     }
 
     private static IHost BuildHost(Accounts accounts, OrderLedger ledger, RecordingLoggerProvider logs)
@@ -270,5 +287,5 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster)
 
     private sealed record Accounts(string Vhost, string WorkerUser, string WorkerPassword, string CliUser, string CliPassword);
 
-    private sealed record ConnectionInfo([property: JsonPropertyName("name")] string Name);
+    private sealed record ConnectionInfo([property: JsonPropertyName("name")] string Name, [property: JsonPropertyName("node")] string Node);
 }
