@@ -48,9 +48,12 @@ if ! rmq list_vhosts name | grep -Fxq "$vhost"; then
   rmq add_vhost "$vhost" >/dev/null
 fi
 
+# Each rabbitmqctl call starts an Erlang VM (about a second): list the users once.
+users=$(rmq list_users --no-table-headers | cut -f1)
+
 ensure_user() { # name password tags
   local name=$1 password=$2 tags=$3
-  if rmq list_users | cut -f1 | grep -Fxq "$name"; then
+  if printf '%s\n' "$users" | grep -Fxq "$name"; then
     printf '%s' "$password" | rmq change_password "$name" >/dev/null
   else
     log "creating user $name"
@@ -69,7 +72,7 @@ if [ -n "$admin_user" ]; then
 fi
 
 # No default account may remain: guest is created by a node that boots without RABBITMQ_DEFAULT_USER.
-if [ "${KEEP_GUEST:-0}" != 1 ] && rmq list_users | cut -f1 | grep -Fxq guest; then
+if [ "${KEEP_GUEST:-0}" != 1 ] && printf '%s\n' "$users" | grep -Fxq guest; then
   log "deleting the default guest user"
   rmq delete_user guest >/dev/null
 fi
