@@ -103,30 +103,25 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster)
         var clock = Stopwatch.StartNew();
         using var host = BuildHost(vhost, ledger);
         await host.StartAsync(ct);
+        // The node the workers are connected to (the management API lists connections after a few seconds).
+        var node = await ConnectedNodeAsync(vhost, ct);
 
         var orders = Enumerable.Range(0, 600).Select(i => new SubmitOrder(Guid.NewGuid(), $"customer-{i}", 10m + i)).ToList();
         var bus = host.Services.GetRequiredService<IBus>();
         await Task.WhenAll(orders.Select(o => bus.Publish(o, ct)));
-        await WaitUntil(() => Task.FromResult(ledger.AcceptedOrders.Count >= 100), "a sixth of the orders accepted");
+        await WaitUntil(() => Task.FromResult(ledger.AcceptedOrders.Count >= 60), "a tenth of the orders accepted");
 
         // Stop the node the workers are connected to, mid-load.
-        var node = await ConnectedNodeAsync(vhost, ct);
         var acceptedAtStop = ledger.AcceptedOrders.Count;
         await cluster.StopNodeAsync(node, ct);
         var stoppedAt = clock.Elapsed;
-        TimeSpan? reconnectedAfter = null;
+        var acceptedAfterStop = ledger.AcceptedOrders.Count;
         try
         {
-            Assert.True(acceptedAtStop < orders.Count, "the node must stop while orders are still waiting");
-            await WaitUntil(() =>
-            {
-                if (reconnectedAfter is null && ledger.AcceptedOrders.Count > acceptedAtStop + 10)
-                {
-                    reconnectedAfter = clock.Elapsed - stoppedAt;
-                }
-
-                return Task.FromResult(orders.All(o => ledger.AcceptedOrders.ContainsKey(o.OrderId)) && orders.All(o => ledger.NotifiedOrders.ContainsKey(o.OrderId)));
-            }, "every order accepted and notified after the node stopped");
+            Assert.True(acceptedAfterStop <= orders.Count / 2, $"the node must stop while orders are still waiting ({acceptedAfterStop} of {orders.Count} accepted when it stopped)");
+            await WaitUntil(
+                () => Task.FromResult(orders.All(o => ledger.AcceptedOrders.ContainsKey(o.OrderId)) && orders.All(o => ledger.NotifiedOrders.ContainsKey(o.OrderId))),
+                "every order accepted and notified after the node stopped");
         }
         finally
         {
@@ -135,9 +130,10 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster)
         }
 
         // None lost; a message in flight on the lost connection may run again (at-least-once): count those.
+        var allDoneAfterStop = clock.Elapsed - stoppedAt;
         var duplicates = orders.Sum(o => ledger.AcceptedOrders[o.OrderId] - 1);
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"stopped r{node} after {acceptedAtStop} of {orders.Count} accepted; consuming again {reconnectedAfter?.TotalSeconds:F1} s later; duplicates {duplicates}; total {clock.Elapsed.TotalSeconds:F1} s");
+            $"stopped r{node} after {acceptedAtStop} of {orders.Count} accepted ({acceptedAfterStop} when the stop returned); all accepted and notified {allDoneAfterStop.TotalSeconds:F1} s after the stop; duplicates {duplicates}; total {clock.Elapsed.TotalSeconds:F1} s");
         Assert.All(orders, o => Assert.True(ledger.AcceptedOrders[o.OrderId] >= 1));
         // Redelivered at most once each, and only what was in flight: the endpoint's prefetch bounds it.
         Assert.InRange(duplicates, 0, 16);
@@ -156,10 +152,11 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster)
             ["Workers:RabbitMq:ClusterNodes:1"] = LocalRabbitMqCluster.Endpoint(3),
             ["Workers:Endpoints:submit-order:QueueType"] = "Quorum",
             ["Workers:Endpoints:submit-order:PrefetchCount"] = "8",
-            ["Workers:Endpoints:submit-order:ConcurrentMessageLimit"] = "4",
+            ["Workers:Endpoints:submit-order:ConcurrentMessageLimit"] = "2",
             ["Workers:Endpoints:order-accepted:QueueType"] = "Quorum",
             ["Workers:ShutdownTimeout"] = "00:00:10",
-            ["Sample:Payment:LatencyMs"] = "20",
+            // About 50 orders a second: the node stops (rabbitmqctl takes a few seconds) with most orders still queued.
+            ["Sample:Payment:LatencyMs"] = "40",
         });
         builder.Services.AddSingleton(ledger);
         builder.AddSample();
