@@ -96,6 +96,13 @@ rmq_running() { rmq_ctl "$1" status >/dev/null 2>&1; }
 rmq_start() { # name amqp-port dist-port mgmt-port
   local name=$1 port=$2 dist=$3 mgmt=$4 dir=$DATA/rabbitmq-$1
   if rmq_running "$name"; then return 0; fi
+  if rmq_ctl "$name" eval 'ok.' >/dev/null 2>&1; then
+    # The Erlang VM runs but the application was stopped (stop_app): start the application, not a second VM.
+    log "starting the stopped application of RabbitMQ node $name@$SHORT_HOST"
+    rmq_ctl "$name" start_app >/dev/null 2>&1 || true
+    rmq_ctl "$name" await_startup --timeout 60 >/dev/null 2>&1 || die "RabbitMQ node $name did not start its application"
+    return 0
+  fi
   mkdir -p "$dir/mnesia" "$dir/log"
   {
     echo "listeners.tcp.1 = 127.0.0.1:$port"
@@ -223,20 +230,29 @@ cluster_ports() { # i -> "amqp dist mgmt"
 
 cluster_up() {
   ensure_rabbitmq_installed
+  command -v curl >/dev/null 2>&1 || apt_install curl
   local i p
+  # Start all three before joining: a node that was clustered before waits at boot for its peers, and the
+  # nodes were stopped 3, 2, 1 (cluster-down), so r1 (stopped last) boots first without waiting.
   for i in 1 2 3; do
     # shellcheck disable=SC2046
     set -- $(cluster_ports $i); rmq_start "r$i" "$1" "$2" "$3"
   done
   for i in 2 3; do
-    if ! rmq_ctl "r$i" cluster_status 2>/dev/null | grep -q "r1@$SHORT_HOST"; then
+    if ! rmq_ctl "r$i" cluster_status --formatter json 2>/dev/null | grep -q "\"r1@$SHORT_HOST\""; then
       log "joining r$i to r1"
-      rmq_ctl "r$i" stop_app >/dev/null
-      rmq_ctl "r$i" join_cluster "r1@$SHORT_HOST" >/dev/null
-      rmq_ctl "r$i" start_app >/dev/null
+      # The node is not in r1's cluster: whatever it holds is stale, so reset it before joining.
+      { rmq_ctl "r$i" stop_app && rmq_ctl "r$i" reset && rmq_ctl "r$i" join_cluster "r1@$SHORT_HOST" && rmq_ctl "r$i" start_app; } \
+        >/dev/null 2>&1 || die "r$i could not join r1 (log: $DATA/rabbitmq-r$i/log)"
     fi
   done
-  for i in 1 2 3; do set -- $(cluster_ports $i); rmq_wait_amqp "$1"; done
+  for i in 1 2 3; do
+    set -- $(cluster_ports $i)
+    # A node left with its application stopped (a test that stopped it and died) is started again.
+    rmq_ctl "r$i" start_app >/dev/null 2>&1 || true
+    rmq_ctl "r$i" await_startup --timeout 60 >/dev/null 2>&1 || die "cluster node r$i did not start"
+    rmq_wait_amqp "$1"; rmq_wait_mgmt "$3"
+  done
   p=""
   for i in 1 2 3; do set -- $(cluster_ports $i); p="$p${p:+,}127.0.0.1:$1"; done
   echo "export WORKERS_RABBITMQ_CLUSTER=$p"

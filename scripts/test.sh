@@ -10,6 +10,12 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 env_lines=$(scripts/services.sh up) || { echo "services failed to start"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 eval "$env_lines"
+# docker-compose validates compose/docker-compose.yml offline (tests/Workers.IntegrationTests/Deploy).
+if ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt_get() { DEBIAN_FRONTEND=noninteractive apt-get "$@" >/dev/null 2>&1; }
+  apt_get install -y -qq --no-install-recommends docker-compose || { apt_get update -qq && apt_get install -y -qq --no-install-recommends docker-compose; } || true
+fi
+command -v docker-compose >/dev/null 2>&1 || echo "docker-compose is missing: the compose validation test will be skipped"
 
 results=$repo/TestResults
 rm -rf "$results"; mkdir -p "$results"

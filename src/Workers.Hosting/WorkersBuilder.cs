@@ -69,15 +69,18 @@ public sealed class WorkersBuilder
     }
 
     /// <summary>
-    /// Adds the PostgreSQL outbox and inbox on the application's <typeparamref name="TDbContext"/> (which must call
-    /// <c>modelBuilder.AddWorkersOutbox().AddWorkersInbox()</c> and be configured with <c>UseWorkersPostgres</c>):
-    /// the outbox dispatcher runs in this worker, and every endpoint records its messages in the inbox (exactly-once
-    /// effects) unless <c>Workers:Endpoints:&lt;queue&gt;:Inbox</c> is false. Options: <c>Workers:Outbox</c>, <c>Workers:Inbox</c>.
+    /// Adds the PostgreSQL outbox and inbox on the application's <typeparamref name="TDbContext"/>, whose
+    /// <c>OnModelCreating</c> must call <c>modelBuilder.AddWorkersOutbox().AddWorkersInbox()</c>. The context is
+    /// registered here on <c>Workers:Postgres:ConnectionString</c> (or <c>WORKERS_POSTGRES</c>) with the
+    /// failover-aware <c>UseWorkersPostgres</c> (do not register it again). The outbox dispatcher runs in this
+    /// worker, and every endpoint records its messages in the inbox (exactly-once effects) unless
+    /// <c>Workers:Endpoints:&lt;queue&gt;:Inbox</c> is false. Options: <c>Workers:Outbox</c>, <c>Workers:Inbox</c>.
     /// </summary>
     /// <typeparam name="TDbContext">The application's DbContext.</typeparam>
     public WorkersBuilder UsePostgres<TDbContext>()
         where TDbContext : Microsoft.EntityFrameworkCore.DbContext
     {
+        Services.AddDbContext<TDbContext>((sp, db) => db.UseWorkersPostgres(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WorkersOptions>>().Value.Postgres.ConnectionString));
         Services.AddWorkersOutbox<TDbContext>();
         Services.AddWorkersInbox<TDbContext>();
         Services.AddOptions<Workers.Postgres.OutboxOptions>().Bind(Configuration.GetSection($"{WorkersOptions.SectionName}:Outbox"));

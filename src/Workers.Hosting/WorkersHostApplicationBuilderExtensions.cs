@@ -45,6 +45,11 @@ public static class WorkersHostApplicationBuilderExtensions
                 }
 
                 options.RabbitMq.ConnectionName ??= builder.Environment.ApplicationName;
+                var postgres = builder.Configuration[PostgresOptions.ConnectionStringVariable];
+                if (!string.IsNullOrWhiteSpace(postgres))
+                {
+                    options.Postgres.ConnectionString = postgres;
+                }
             })
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<WorkersOptions>, WorkersOptionsValidator>();

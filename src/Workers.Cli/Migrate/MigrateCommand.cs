@@ -11,11 +11,12 @@ internal delegate Task<string> ApplySchema(string connectionString, Cancellation
 /// <summary><c>workers migrate</c>: creates the database when missing, then applies the outbox/inbox schema.</summary>
 internal static class MigrateCommand
 {
-    /// <summary>
-    /// The schema step. PENDING: to be set to Workers.Postgres' schema method (e.g. <c>WorkersSchema.ApplyAsync</c>)
-    /// when that project lands; until then migrate only ensures the database exists and says so.
-    /// </summary>
-    internal static ApplySchema Schema { get; set; } = (_, _) => Task.FromResult("outbox/inbox schema: not applied (the Workers.Postgres schema step is not connected to the CLI yet).");
+    /// <summary>The schema step: the outbox and inbox tables (and the NOTIFY trigger), idempotent.</summary>
+    internal static ApplySchema Schema { get; set; } = async (connectionString, cancellationToken) =>
+    {
+        await Workers.Postgres.WorkersSchema.ApplyAsync(connectionString, schema: null, cancellationToken).ConfigureAwait(false);
+        return $"outbox/inbox schema: applied ({Workers.Postgres.WorkersModelBuilderExtensions.OutboxTable}, {Workers.Postgres.WorkersModelBuilderExtensions.InboxTable}).";
+    };
 
     public static Command Create(CliConsole console, ConnectionSettings connections)
     {

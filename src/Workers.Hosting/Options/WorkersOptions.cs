@@ -24,6 +24,9 @@ public sealed class WorkersOptions
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = DefaultShutdownTimeout;
 
+    /// <summary>The outbox and inbox database (when the workers use PostgreSQL).</summary>
+    public PostgresOptions Postgres { get; set; } = new();
+
     /// <summary>Metrics and traces (OpenTelemetry).</summary>
     public TelemetryOptions Telemetry { get; set; } = new();
 

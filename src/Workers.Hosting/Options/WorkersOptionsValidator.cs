@@ -64,6 +64,19 @@ internal sealed class WorkersOptionsValidator(IConfiguration? configuration = nu
             }
         }
 
+        if (options.Postgres is { } postgres)
+        {
+            try
+            {
+                _ = new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString);
+            }
+            catch (ArgumentException exception)
+            {
+                // The builder's message names the bad keyword, never a value.
+                errors.Add($"{root}:Postgres:ConnectionString is not a valid Npgsql connection string ({exception.Message}) (or set {PostgresOptions.ConnectionStringVariable}).");
+            }
+        }
+
         ValidateEndpoint($"{root}:Defaults", options.Defaults, rabbit, errors);
         foreach (var (endpoint, settings) in options.Endpoints.OrderBy(e => e.Key, StringComparer.Ordinal))
         {

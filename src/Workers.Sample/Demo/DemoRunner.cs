@@ -31,7 +31,8 @@ internal static class DemoRunner
         // Keep the console for the demo's own output: the workers log warnings and errors only.
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("MassTransit", LogLevel.Critical);
-        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("Workers", LogLevel.Error);
 
         using var host = builder.Build();
         var options = host.Services.GetRequiredService<IOptions<WorkersOptions>>().Value;

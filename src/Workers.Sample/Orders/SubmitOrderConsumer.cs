@@ -1,12 +1,18 @@
 using System.ComponentModel.DataAnnotations;
 using MassTransit;
+using Workers.Postgres;
 using Workers.Sample.Contracts;
+using Workers.Sample.Data;
 using Workers.Sample.Payments;
 
 namespace Workers.Sample.Orders;
 
-/// <summary>Validates the order, charges the payment provider, and publishes <see cref="OrderAccepted"/>.</summary>
-public sealed class SubmitOrderConsumer(IPaymentGateway payments, OrderLedger ledger) : IConsumer<SubmitOrder>
+/// <summary>
+/// Validates the order, charges the payment provider, records the acceptance and publishes
+/// <see cref="OrderAccepted"/> through the outbox — the effect and the event commit together, once, in the
+/// inbox's transaction (a redelivered duplicate is acknowledged without running this again).
+/// </summary>
+public sealed class SubmitOrderConsumer(IPaymentGateway payments, OrderLedger ledger, SampleDbContext db, IWorkersOutbox outbox, TimeProvider time) : IConsumer<SubmitOrder>
 {
     /// <inheritdoc />
     public async Task Consume(ConsumeContext<SubmitOrder> context)
@@ -27,7 +33,8 @@ public sealed class SubmitOrderConsumer(IPaymentGateway payments, OrderLedger le
         }
 
         var paymentId = await payments.ChargeAsync(order.OrderId, order.CustomerId, order.Amount, context.CancellationToken);
+        db.Effects.Add(new OrderEffect { OrderId = order.OrderId, Kind = "accepted", MessageId = context.MessageId, AppliedAt = time.GetUtcNow() });
+        outbox.Publish(new OrderAccepted(order.OrderId, order.CustomerId, order.Amount, paymentId));
         ledger.RecordAccepted(order.OrderId);
-        await context.Publish(new OrderAccepted(order.OrderId, order.CustomerId, order.Amount, paymentId), context.CancellationToken);
     }
 }

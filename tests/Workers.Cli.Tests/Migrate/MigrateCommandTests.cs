@@ -22,9 +22,15 @@ public sealed class MigrateCommandTests
             Assert.Contains($"database '{name}': created.", first.Output, StringComparison.Ordinal);
             Assert.True(second.ExitCode == 0, second.ToString());
             Assert.Contains($"database '{name}': exists.", second.Output, StringComparison.Ordinal);
+            Assert.Contains("outbox/inbox schema: applied", second.Output, StringComparison.Ordinal);
+            await using var check = new NpgsqlConnection(target);
+            await check.OpenAsync(TestContext.Current.CancellationToken);
+            await using var tables = new NpgsqlCommand("select count(*)::int from information_schema.tables where table_name in ('workers_outbox', 'workers_inbox')", check);
+            Assert.Equal(2, (int)(await tables.ExecuteScalarAsync(TestContext.Current.CancellationToken))!);
         }
         finally
         {
+            NpgsqlConnection.ClearAllPools();
             await using var connection = new NpgsqlConnection(server);
             await connection.OpenAsync(TestContext.Current.CancellationToken);
             await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MassTransit;
+using Npgsql;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -22,8 +23,10 @@ public sealed class SampleHostTests
     {
         await using var vhost = new RabbitMqTestVhost();
         await vhost.InitializeAsync();
+        await using var database = new PostgresTestDatabase();
+        await database.InitializeAsync();
         var ledger = new OrderLedger();
-        using var host = BuildHost(vhost.Uri, ledger, new() { ["Sample:Payment:LatencyMs"] = "0" });
+        using var host = BuildHost(vhost.Uri, database.ConnectionString, ledger, new() { ["Sample:Payment:LatencyMs"] = "0" });
         await host.StartAsync(TestContext.Current.CancellationToken);
 
         var orders = Orders(500);
@@ -35,6 +38,8 @@ public sealed class SampleHostTests
         Assert.All(orders, o => Assert.Equal(1, ledger.AcceptedOrders[o.OrderId]));
         Assert.All(orders, o => Assert.Equal(1, ledger.NotifiedOrders[o.OrderId]));
         Assert.Equal(orders.Count, ledger.AcceptedTotal);
+        var effects = await EffectCounts(database.ConnectionString);
+        Assert.All(orders, o => Assert.Equal((1, 1), (effects[(o.OrderId, "accepted")], effects[(o.OrderId, "notified")])));
         Assert.Equal(0u, await vhost.CountReadyAsync(SampleHost.OrdersQueue, TestContext.Current.CancellationToken));
         Assert.Null(await vhost.CountReadyAsync(SampleHost.OrdersQueue + "_error", TestContext.Current.CancellationToken));
     }
@@ -44,6 +49,8 @@ public sealed class SampleHostTests
     {
         await using var vhost = new RabbitMqTestVhost();
         await vhost.InitializeAsync();
+        await using var database = new PostgresTestDatabase();
+        await database.InitializeAsync();
         var ledger = new OrderLedger();
         var settings = new Dictionary<string, string?>
         {
@@ -53,7 +60,7 @@ public sealed class SampleHostTests
         };
         var orders = Orders(300);
 
-        using (var first = BuildHost(vhost.Uri, ledger, settings))
+        using (var first = BuildHost(vhost.Uri, database.ConnectionString, ledger, settings))
         {
             await first.StartAsync(TestContext.Current.CancellationToken);
             var bus = first.Services.GetRequiredService<IBus>();
@@ -67,7 +74,7 @@ public sealed class SampleHostTests
         // Every order not accepted is back in the queue, ready: none lost, none acknowledged unprocessed.
         await vhost.WaitForReadyCountAsync(SampleHost.OrdersQueue, (uint)(orders.Count - acceptedBeforeRestart), TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
 
-        using (var second = BuildHost(vhost.Uri, ledger, settings))
+        using (var second = BuildHost(vhost.Uri, database.ConnectionString, ledger, settings))
         {
             await second.StartAsync(TestContext.Current.CancellationToken);
             await WaitUntil(() => ledger.AcceptedOrders.Count == orders.Count, "every order accepted after the restart");
@@ -76,6 +83,8 @@ public sealed class SampleHostTests
 
         Assert.All(orders, o => Assert.Equal(1, ledger.AcceptedOrders[o.OrderId]));
         Assert.Equal(orders.Count, ledger.AcceptedTotal);
+        var effects = await EffectCounts(database.ConnectionString);
+        Assert.All(orders, o => Assert.Equal(1, effects[(o.OrderId, "accepted")]));
         Assert.Null(await vhost.CountReadyAsync(SampleHost.OrdersQueue + "_error", TestContext.Current.CancellationToken));
         Assert.Equal(0u, await vhost.CountReadyAsync(SampleHost.OrdersQueue, TestContext.Current.CancellationToken));
     }
@@ -84,7 +93,7 @@ public sealed class SampleHostTests
     public async Task BadConfiguration_FailsFastAtStart_NamingEveryError()
     {
         var ledger = new OrderLedger();
-        using var host = BuildHost(new Uri("amqp://guest:guest@127.0.0.1:1/"), ledger, new()
+        using var host = BuildHost(new Uri("amqp://guest:guest@127.0.0.1:1/"), "Host=127.0.0.1;Port=1", ledger, new()
         {
             ["Workers:RabbitMq:Uri"] = "not a uri",
             ["Workers:ShutdownTimeout"] = "00:00:00",
@@ -106,7 +115,9 @@ public sealed class SampleHostTests
     {
         await using var vhost = new RabbitMqTestVhost();
         await vhost.InitializeAsync();
-        using var host = BuildHost(vhost.Uri, new OrderLedger(), new() { ["Workers:Endpoints:submit-order:QueueType"] = "Quorum" });
+        await using var database = new PostgresTestDatabase();
+        await database.InitializeAsync();
+        using var host = BuildHost(vhost.Uri, database.ConnectionString, new OrderLedger(), new() { ["Workers:Endpoints:submit-order:QueueType"] = "Quorum" });
         await host.StartAsync(TestContext.Current.CancellationToken);
         await host.StopAsync(TestContext.Current.CancellationToken);
 
@@ -115,10 +126,15 @@ public sealed class SampleHostTests
         Assert.Equal("classic", (await vhost.GetQueueAsync(SampleHost.NotificationsQueue, TestContext.Current.CancellationToken))?.Type);
     }
 
-    private static IHost BuildHost(Uri broker, OrderLedger ledger, Dictionary<string, string?> settings)
+    private static IHost BuildHost(Uri broker, string database, OrderLedger ledger, Dictionary<string, string?> settings)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Testing" });
-        var configuration = new Dictionary<string, string?> { ["Workers:RabbitMq:Uri"] = broker.ToString(), ["Workers:ShutdownTimeout"] = "00:00:20" };
+        var configuration = new Dictionary<string, string?>
+        {
+            ["Workers:RabbitMq:Uri"] = broker.ToString(),
+            ["Workers:Postgres:ConnectionString"] = database,
+            ["Workers:ShutdownTimeout"] = "00:00:20",
+        };
         foreach (var (key, value) in settings)
         {
             configuration[key] = value;
@@ -128,6 +144,22 @@ public sealed class SampleHostTests
         builder.Services.AddSingleton(ledger);
         builder.AddSample();
         return builder.Build();
+    }
+
+    // The consumers' effects in the database: (order, kind) → how many times applied.
+    private static async Task<Dictionary<(Guid, string), int>> EffectCounts(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = new NpgsqlCommand("select order_id, kind, count(*)::int from sample_effects group by order_id, kind", connection);
+        await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        var counts = new Dictionary<(Guid, string), int>();
+        while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+        {
+            counts[(reader.GetGuid(0), reader.GetString(1))] = reader.GetInt32(2);
+        }
+
+        return counts;
     }
 
     private static List<SubmitOrder> Orders(int count) =>

@@ -11,12 +11,17 @@ namespace Workers.IntegrationTests.Hosting;
 /// The sample worker as a real process, configured by environment variables as in a container: its HTTP
 /// endpoints (liveness, readiness with the broker up and unreachable, Prometheus metrics) and its graceful stop on SIGTERM.
 /// </summary>
-public sealed partial class WorkerEndpointsTests : IClassFixture<RabbitMqTestVhost>
+public sealed partial class WorkerEndpointsTests : IClassFixture<RabbitMqTestVhost>, IClassFixture<PostgresTestDatabase>
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
     private readonly RabbitMqTestVhost vhost;
+    private readonly PostgresTestDatabase database;
 
-    public WorkerEndpointsTests(RabbitMqTestVhost vhost) => this.vhost = vhost;
+    public WorkerEndpointsTests(RabbitMqTestVhost vhost, PostgresTestDatabase database)
+    {
+        this.vhost = vhost;
+        this.database = database;
+    }
 
     [Fact]
     public async Task AllWell_ReadyAndLive_MetricsCountConsumption_AndSigtermExitsCleanly()
@@ -57,10 +62,11 @@ public sealed partial class WorkerEndpointsTests : IClassFixture<RabbitMqTestVho
         Assert.Equal("Healthy", up.Status);
     }
 
-    private static WorkerProcess StartWorker(Uri broker) =>
+    private WorkerProcess StartWorker(Uri broker) =>
         WorkerProcess.Start(WorkerProcess.ProjectAssembly("Workers.Sample"), new Dictionary<string, string>
         {
             ["WORKERS_RABBITMQ_URI"] = broker.ToString(),
+            ["WORKERS_POSTGRES"] = database.ConnectionString,
             ["Workers__ShutdownTimeout"] = "00:00:10",
             ["Sample__Payment__LatencyMs"] = "0",
             ["Urls"] = "http://127.0.0.1:0",
