@@ -12,6 +12,7 @@ public sealed record FaultRow(
     int Consumed,
     int Applied,
     int Duplicates,
+    int DuplicatesApplied,
     int DeadLettered,
     int Lost,
     TimeSpan? Recovery,
@@ -20,7 +21,7 @@ public sealed record FaultRow(
     /// <summary>The figures as one line.</summary>
     public override string ToString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"{Scenario,-28} sent={Sent,6} confirmed={Confirmed,6} consumed={Consumed,6} applied={Applied,6} dup-absorbed={Duplicates,4} dead-lettered={DeadLettered,4} LOST={Lost,3} recovery={(Recovery is { } r ? $"{r.TotalSeconds:F2}s" : "-"),7}  {Notes}");
+        $"{Scenario,-28} sent={Sent,6} confirmed={Confirmed,6} consumed={Consumed,6} applied={Applied,6} dup-absorbed={Duplicates,4} dup-applied={DuplicatesApplied,2} dead-lettered={DeadLettered,4} LOST={Lost,3} recovery={(Recovery is { } r ? $"{r.TotalSeconds:F2}s" : "-"),7}  {Notes}");
 }
 
 /// <summary>

@@ -20,12 +20,23 @@ internal sealed class FaultScenario : IAsyncDisposable
     private CancellationTokenSource? stopLoad;
     private Task? loadTask;
 
-    private FaultScenario(FaultNode node, string vhost)
+    private FaultScenario(FaultNode node, string vhost, PostgresTestDatabase database)
     {
         this.node = node;
         Vhost = vhost;
+        Database = database;
         Observer = new QueueObserver(Clock);
+        Effects = new EffectLedger(database.ConnectionString);
     }
+
+    /// <summary>The scenario's own database (effects, inbox, outbox).</summary>
+    public PostgresTestDatabase Database { get; }
+
+    /// <summary>The effects table, read on demand.</summary>
+    public EffectLedger Effects { get; }
+
+    /// <summary>The workers' inbox counters.</summary>
+    public MetricsScraper Metrics { get; } = new();
 
     public Stopwatch Clock { get; } = Stopwatch.StartNew();
 
@@ -47,7 +58,9 @@ internal sealed class FaultScenario : IAsyncDisposable
             await node.StartAsync(Cancel);
         }
 
-        var scenario = new FaultScenario(node, $"fault-{name}-{Guid.NewGuid():N}"[..40]);
+        var database = new PostgresTestDatabase();
+        await database.InitializeAsync();
+        var scenario = new FaultScenario(node, $"fault-{name}-{Guid.NewGuid():N}"[..40], database);
         await node.AddVhostAsync(scenario.Vhost, cancellationToken: Cancel);
         await scenario.Observer.StartAsync(scenario.Broker, Cancel);
         scenario.Load = new OrderLoad(scenario.Broker, scenario.Clock);
@@ -60,6 +73,7 @@ internal sealed class FaultScenario : IAsyncDisposable
         var environment = new Dictionary<string, string>
         {
             ["WORKERS_RABBITMQ_URI"] = (broker ?? Broker).ToString(),
+            ["WORKERS_POSTGRES"] = Database.ConnectionString,
             ["Urls"] = "http://127.0.0.1:0",
             ["Workers__ShutdownTimeout"] = "00:00:20",
             ["Workers__Defaults__Redelivery__Delay"] = "00:00:00.200",
@@ -84,7 +98,7 @@ internal sealed class FaultScenario : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(worker);
         var bound = timeout ?? Bound;
-        await worker.WaitForListeningAsync(bound);
+        Metrics.Add(worker, await worker.WaitForListeningAsync(bound));
         await WaitUntilAsync(async () => await Observer.ConsumerCountAsync("submit-order", Cancel) >= 1 && await Observer.ConsumerCountAsync("order-accepted", Cancel) >= 1, bound, "the worker consumes submit-order and order-accepted", worker);
     }
 
@@ -144,25 +158,55 @@ internal sealed class FaultScenario : IAsyncDisposable
     {
         await StopLoadAsync();
         var confirmed = Load.Confirmed.Keys.ToList();
-        bool Accounted(Guid id) => Observer.Accepted.ContainsKey(id) || Observer.DeadLettered.ContainsKey(id);
+        bool Accounted(Guid id) => (Effects.Accepted.ContainsKey(id) && Effects.Notified.ContainsKey(id)) || Observer.DeadLettered.ContainsKey(id);
         var deadline = Stopwatch.StartNew();
         var bound = timeout ?? Bound;
+        await Effects.RefreshAsync(Cancel);
         while (confirmed.Any(id => !Accounted(id)) && deadline.Elapsed < bound)
         {
-            await Task.Delay(200, Cancel);
+            await Task.Delay(500, Cancel);
+            await Effects.RefreshAsync(Cancel);
         }
 
+        // Final read: the figures below come from one consistent snapshot.
+        await Metrics.ScrapeAsync(Cancel);
+        await Effects.RefreshAsync(Cancel);
         var lost = confirmed.Where(id => !Accounted(id)).ToList();
-        var applied = confirmed.Count(id => Observer.Accepted.ContainsKey(id));
-        var duplicates = Observer.Accepted.Values.Sum(n => n - 1);
+        var applied = confirmed.Count(id => Effects.Accepted.ContainsKey(id));
+        var duplicatesApplied = Effects.Accepted.Values.Sum(n => n - 1) + Effects.Notified.Values.Sum(n => n - 1);
         var deadLettered = confirmed.Count(id => Observer.DeadLettered.ContainsKey(id));
-        var row = new FaultRow(scenario, Load.Sent, confirmed.Count, Observer.Accepted.Values.Sum(), applied, duplicates, deadLettered, lost.Count, recovery, notes);
+        var row = new FaultRow(scenario, Load.Sent, confirmed.Count, (int)Metrics.Processed, applied, (int)Metrics.Duplicates, duplicatesApplied, deadLettered, lost.Count, recovery, notes);
         if (lost.Count > 0)
         {
-            Note($"LOST ids (first 10): {string.Join(", ", lost.Take(10))}");
+            Note($"LOST ids (first 10): {string.Join(", ", lost.Take(10).Select(id => $"{id} accepted={Effects.Accepted.ContainsKey(id)} notified={Effects.Notified.ContainsKey(id)}"))}");
+        }
+
+        if (deadLettered > 0)
+        {
+            Note("dead-lettered: " + DeadLetterSummary(confirmed));
+        }
+
+        if (duplicatesApplied > 0)
+        {
+            Note($"DUPLICATE effects: {string.Join(", ", Effects.Accepted.Concat(Effects.Notified).Where(e => e.Value > 1).Take(10).Select(e => e.Key))}");
         }
 
         return row;
+    }
+
+    /// <summary>Dead-lettered ids among <paramref name="ids"/>, grouped by queue and reason.</summary>
+    public string DeadLetterSummary(IEnumerable<Guid> ids) => string.Join("; ", ids
+        .Where(Observer.DeadLettered.ContainsKey)
+        .Select(id => Observer.DeadLettered[id])
+        .GroupBy(d => $"{d.Queue} {d.Disposition ?? "-"} {d.ExceptionType ?? "-"}: {d.Reason}")
+        .Select(g => $"{g.Count()}x {g.Key}"));
+
+    /// <summary>Asserts the scenario's invariants: nothing lost, no effect applied twice.</summary>
+    public void AssertSound(FaultRow row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        Assert.True(row.Lost == 0, $"{row.Lost} message(s) lost.\n{Diagnostics()}");
+        Assert.True(row.DuplicatesApplied == 0, $"{row.DuplicatesApplied} effect(s) applied twice.\n{Diagnostics()}");
     }
 
     /// <summary>Everything the scenario noted plus the workers' output tails, for a failure message.</summary>
@@ -207,8 +251,10 @@ internal sealed class FaultScenario : IAsyncDisposable
             await worker.DisposeAsync();
         }
 
+        await Metrics.DisposeAsync();
         await Load.DisposeAsync();
         await Observer.DisposeAsync();
+        await Database.DisposeAsync();
         if (node.IsRunning)
         {
             await node.DeleteVhostAsync(Vhost);
