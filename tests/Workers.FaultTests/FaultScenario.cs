@@ -246,12 +246,12 @@ internal sealed class FaultScenario : IAsyncDisposable
             stopLoad.Dispose();
         }
 
+        await Metrics.DisposeAsync();
         foreach (var worker in workers)
         {
             await worker.DisposeAsync();
         }
 
-        await Metrics.DisposeAsync();
         await Load.DisposeAsync();
         await Observer.DisposeAsync();
         await Database.DisposeAsync();

@@ -94,6 +94,20 @@ internal sealed class QueueObserver : IAsyncDisposable
         }
     }
 
+    /// <summary>Ready messages in a queue (AMQP passive declare), 0 when it cannot be read.</summary>
+    public async Task<uint> ReadyCountAsync(string queue, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var probe = await connection!.CreateChannelAsync(cancellationToken: cancellationToken);
+            return (await probe.QueueDeclarePassiveAsync(queue, cancellationToken)).MessageCount;
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            return 0;
+        }
+    }
+
     internal static Guid? OrderIdOf(ReadOnlySpan<byte> body)
     {
         try
