@@ -31,7 +31,7 @@ internal sealed class QueueObserver : IAsyncDisposable
     /// <summary>Orders seen as accepted (OrderAccepted events), with how many events each.</summary>
     public IReadOnlyDictionary<Guid, int> Accepted => accepted;
 
-    /// <summary>Dead-lettered messages by id (message id, else order id in the body, else a fresh id).</summary>
+    /// <summary>Dead-lettered messages by id (message id and order id in the body; a fresh id when neither).</summary>
     public IReadOnlyDictionary<Guid, DeadLetter> DeadLettered => deadLettered;
 
     /// <summary>Every dead-letter message, duplicates included.</summary>
@@ -150,7 +150,18 @@ internal sealed class QueueObserver : IAsyncDisposable
     private void OnDeadLetter(string queue, BasicDeliverEventArgs args)
     {
         Interlocked.Increment(ref deadLetterCount);
-        var id = Guid.TryParse(args.BasicProperties.MessageId, out var messageId) ? messageId : OrderIdOf(args.Body.Span) ?? Guid.NewGuid();
+        var ids = new List<Guid>();
+        if (Guid.TryParse(args.BasicProperties.MessageId, out var messageId))
+        {
+            ids.Add(messageId);
+        }
+
+        if (OrderIdOf(args.Body.Span) is { } orderId && orderId != messageId)
+        {
+            ids.Add(orderId);
+        }
+
+
         var headers = args.BasicProperties.Headers;
         string? Header(string name) => headers is not null && headers.TryGetValue(name, out var value) ? value switch
         {
@@ -158,9 +169,13 @@ internal sealed class QueueObserver : IAsyncDisposable
             null => null,
             _ => value.ToString(),
         } : null;
-        deadLettered[id] = new DeadLetter(queue, Header("MT-Reason"), Header("MT-Fault-ExceptionType"), Header("Workers-Fault-Disposition"));
+        var letter = new DeadLetter(queue, Header("MT-Reason"), Header("MT-Fault-ExceptionType"), Header("Workers-Fault-Disposition"), args.BasicProperties.MessageId);
+        foreach (var id in ids.DefaultIfEmpty(Guid.NewGuid()))
+        {
+            deadLettered[id] = letter;
+        }
     }
 
     /// <summary>Where a dead-lettered message went and why.</summary>
-    internal sealed record DeadLetter(string Queue, string? Reason, string? ExceptionType, string? Disposition);
+    internal sealed record DeadLetter(string Queue, string? Reason, string? ExceptionType, string? Disposition, string? MessageId);
 }
