@@ -30,6 +30,19 @@ public sealed class FaultNode : RabbitMqPrivateNode
     public static Uri VhostUri(string name, int? port = null) =>
         new($"amqp://guest:guest@127.0.0.1:{(port ?? Port).ToString(CultureInfo.InvariantCulture)}/{Uri.EscapeDataString(name)}");
 
+    /// <summary>Starts the node again when it does not answer a ping (e.g. a previous scenario left it down).</summary>
+    public async Task EnsureRunningAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CtlAsync(["ping"], cancellationToken);
+        }
+        catch (InvalidOperationException)
+        {
+            await StartAsync(cancellationToken);
+        }
+    }
+
     /// <summary>Deletes a vhost (best effort).</summary>
     public async Task DeleteVhostAsync(string name)
     {

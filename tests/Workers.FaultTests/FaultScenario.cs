@@ -53,10 +53,7 @@ internal sealed class FaultScenario : IAsyncDisposable
     public static async Task<FaultScenario> StartAsync(FaultNode node, string name)
     {
         ArgumentNullException.ThrowIfNull(node);
-        if (!node.IsRunning)
-        {
-            await node.StartAsync(Cancel);
-        }
+        await node.EnsureRunningAsync(Cancel);
 
         var database = new PostgresTestDatabase();
         await database.InitializeAsync();
@@ -207,6 +204,32 @@ internal sealed class FaultScenario : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(row);
         Assert.True(row.Lost == 0, $"{row.Lost} message(s) lost.\n{Diagnostics()}");
         Assert.True(row.DuplicatesApplied == 0, $"{row.DuplicatesApplied} effect(s) applied twice.\n{Diagnostics()}");
+    }
+
+    /// <summary>
+    /// Times a worker logged that it could not hand a failed message to the broker (redelivery copy or dead letter)
+    /// and left it to MassTransit's error handling (event 3005): those end in <c>_error</c> with <c>MT-Reason: fault</c>.
+    /// </summary>
+    public int TransportFallbacks() => workers.Sum(w => CountOf(w.Output, "Workers.Resilience.Redelivery[3005]"));
+
+    /// <summary>Asserts that every healthy order that was dead-lettered went to <c>_error</c> through the transport fallback (never <c>_skipped</c>).</summary>
+    public void AssertDeadLettersExplainedByTransportFallback(FaultRow row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        var healthy = Load.Confirmed.Keys.Where(Observer.DeadLettered.ContainsKey).Select(id => Observer.DeadLettered[id]).ToList();
+        Assert.True(healthy.All(d => d.Queue == QueueObserver.ErrorQueue && d.Disposition is null), "healthy orders dead-lettered otherwise than by the transport fallback: " + DeadLetterSummary(Load.Confirmed.Keys));
+        Assert.True(row.DeadLettered <= TransportFallbacks(), $"{row.DeadLettered} healthy orders dead-lettered, only {TransportFallbacks()} transport fallbacks logged");
+    }
+
+    private static int CountOf(string text, string value)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(value, StringComparison.Ordinal); at >= 0; at = text.IndexOf(value, at + value.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
     }
 
     /// <summary>Everything the scenario noted plus the workers' output tails, for a failure message.</summary>
