@@ -110,6 +110,15 @@ internal sealed class FaultScenario : IAsyncDisposable
         loadTask = Load.RunAsync(rate ?? FaultSettings.Rate, max ?? TimeSpan.FromMinutes(30), stopLoad.Token, Cancel);
     }
 
+    /// <summary>Waits until the load ends by itself (its max duration), bounded.</summary>
+    public async Task WaitLoadAsync()
+    {
+        if (loadTask is not null)
+        {
+            await loadTask.WaitAsync(TimeSpan.FromMinutes(30), Cancel);
+        }
+    }
+
     /// <summary>Stops the load and waits until every publish was confirmed or given up.</summary>
     public async Task StopLoadAsync()
     {
