@@ -50,7 +50,7 @@ internal sealed class FaultScenario : IAsyncDisposable
 
     public static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    public static async Task<FaultScenario> StartAsync(FaultNode node, string name)
+    public static async Task<FaultScenario> StartAsync(FaultNode node, string name, bool drainErrorQueue = true)
     {
         ArgumentNullException.ThrowIfNull(node);
         await node.EnsureRunningAsync(Cancel);
@@ -59,6 +59,7 @@ internal sealed class FaultScenario : IAsyncDisposable
         await database.InitializeAsync();
         var scenario = new FaultScenario(node, $"fault-{name}-{Guid.NewGuid():N}"[..40], database);
         await node.AddVhostAsync(scenario.Vhost, cancellationToken: Cancel);
+        scenario.Observer.DrainErrorQueue = drainErrorQueue;
         await scenario.Observer.StartAsync(scenario.Broker, Cancel);
         scenario.Load = new OrderLoad(scenario.Broker, scenario.Clock);
         return scenario;

@@ -83,6 +83,18 @@ internal sealed class OrderLoad : IAsyncDisposable
         await channel.BasicPublishAsync(exchange, string.Empty, mandatory: false, properties, body, cancellationToken);
     }
 
+    /// <summary>Puts a valid order straight into a queue (default exchange), confirmed, and logs its id as confirmed.</summary>
+    public async Task PublishToQueueAsync(string queue, Guid id, IDictionary<string, object?> headers, CancellationToken cancellationToken)
+    {
+        connection ??= await ConnectAsync(cancellationToken);
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
+        var properties = Properties(id);
+        properties.Headers = headers;
+        attempted.TryAdd(id, 0);
+        await channel.BasicPublishAsync(string.Empty, queue, mandatory: true, properties, Envelope(id, SubmitOrderType, Order(id)), cancellationToken);
+        confirmed.TryAdd(id, clock.ElapsedTicks);
+    }
+
     /// <summary>The MassTransit JSON envelope of a <c>SubmitOrder</c> (order id = message id).</summary>
     public static byte[] Envelope(Guid id, string messageType, object message) => Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new Dictionary<string, object?>
     {

@@ -28,6 +28,9 @@ internal sealed class QueueObserver : IAsyncDisposable
 
     public QueueObserver(Stopwatch clock) => this.clock = clock;
 
+    /// <summary>When false, <c>submit-order_error</c> is declared but not drained (the dead-letter replay scenario works on it).</summary>
+    public bool DrainErrorQueue { get; set; } = true;
+
     /// <summary>Orders seen as accepted (OrderAccepted events), with how many events each.</summary>
     public IReadOnlyDictionary<Guid, int> Accepted => accepted;
 
@@ -60,7 +63,11 @@ internal sealed class QueueObserver : IAsyncDisposable
         }
 
         await ConsumeAsync(AuditQueue, OnAccepted, cancellationToken);
-        await ConsumeAsync(ErrorQueue, (args) => OnDeadLetter(ErrorQueue, args), cancellationToken);
+        if (DrainErrorQueue)
+        {
+            await ConsumeAsync(ErrorQueue, (args) => OnDeadLetter(ErrorQueue, args), cancellationToken);
+        }
+
         await ConsumeAsync(SkippedQueue, (args) => OnDeadLetter(SkippedQueue, args), cancellationToken);
     }
 
