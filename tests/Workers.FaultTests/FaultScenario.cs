@@ -185,6 +185,11 @@ internal sealed class FaultScenario : IAsyncDisposable
         var row = new FaultRow(scenario, Load.Sent, confirmed.Count, (int)Metrics.Processed, applied, (int)Metrics.Duplicates, duplicatesApplied, deadLettered, lost.Count, recovery, notes);
         if (lost.Count > 0)
         {
+            foreach (var queue in new[] { "submit-order", "order-accepted" })
+            {
+                Note($"{queue}: consumers {await Observer.ConsumerCountAsync(queue, Cancel)}, ready {await Observer.ReadyCountAsync(queue, Cancel)}");
+            }
+
             Note($"LOST ids (first 10): {string.Join(", ", lost.Take(10).Select(id => $"{id} accepted={Effects.Accepted.ContainsKey(id)} notified={Effects.Notified.ContainsKey(id)}"))}");
         }
 
