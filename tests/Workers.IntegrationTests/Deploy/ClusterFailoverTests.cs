@@ -21,7 +21,7 @@ namespace Workers.IntegrationTests.Deploy;
 /// compose (URI on one node, the other two as ClusterNodes, quorum endpoints), keep consuming when their node stops.
 /// </summary>
 [Collection(LocalRabbitMqClusterCollection.Name)]
-public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster)
+public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster, PostgresTestDatabase database) : IClassFixture<PostgresTestDatabase>
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
 
@@ -148,6 +148,7 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster)
         {
             // As compose configures the workers: one node in the URI, the two others as cluster nodes, quorum queues.
             ["Workers:RabbitMq:Uri"] = LocalRabbitMqCluster.AmqpUri(1, vhost).ToString(),
+            ["Workers:Postgres:ConnectionString"] = database.ConnectionString,
             ["Workers:RabbitMq:ClusterNodes:0"] = LocalRabbitMqCluster.Endpoint(2),
             ["Workers:RabbitMq:ClusterNodes:1"] = LocalRabbitMqCluster.Endpoint(3),
             ["Workers:Endpoints:submit-order:QueueType"] = "Quorum",

@@ -22,7 +22,7 @@ namespace Workers.IntegrationTests.Deploy;
 /// account and never logs its password; one service's account cannot touch another's queues or vhost.
 /// </summary>
 [Collection(LocalRabbitMqClusterCollection.Name)]
-public sealed class SecurityTests(LocalRabbitMqCluster cluster)
+public sealed class SecurityTests(LocalRabbitMqCluster cluster, PostgresTestDatabase database) : IClassFixture<PostgresTestDatabase>
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
@@ -187,12 +187,13 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster)
     private static int Problems(RecordingLoggerProvider logs) =>
         logs.Entries.Count(e => e.StartsWith("Warning", StringComparison.Ordinal) || e.StartsWith("Error", StringComparison.Ordinal) || e.StartsWith("Critical", StringComparison.Ordinal));
 
-    private static IHost BuildHost(Accounts accounts, OrderLedger ledger, RecordingLoggerProvider logs)
+    private IHost BuildHost(Accounts accounts, OrderLedger ledger, RecordingLoggerProvider logs)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Testing" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Workers:RabbitMq:Uri"] = LocalRabbitMqCluster.AmqpUri(1, accounts.Vhost, accounts.WorkerUser, accounts.WorkerPassword).ToString(),
+            ["Workers:Postgres:ConnectionString"] = database.ConnectionString,
             ["Workers:RabbitMq:ClusterNodes:0"] = LocalRabbitMqCluster.Endpoint(2),
             ["Workers:RabbitMq:ClusterNodes:1"] = LocalRabbitMqCluster.Endpoint(3),
             ["Workers:Endpoints:submit-order:QueueType"] = "Quorum",
