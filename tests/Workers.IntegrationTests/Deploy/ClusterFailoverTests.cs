@@ -118,7 +118,7 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster, PostgresT
         var acceptedAfterStop = ledger.AcceptedOrders.Count;
         try
         {
-            Assert.True(acceptedAfterStop <= orders.Count / 2, $"the node must stop while orders are still waiting ({acceptedAfterStop} of {orders.Count} accepted when it stopped)");
+            Assert.True(acceptedAfterStop <= orders.Count - 100, $"the node must stop while orders are still waiting ({acceptedAfterStop} of {orders.Count} accepted when it stopped)");
             await WaitUntil(
                 () => Task.FromResult(orders.All(o => ledger.AcceptedOrders.ContainsKey(o.OrderId)) && orders.All(o => ledger.NotifiedOrders.ContainsKey(o.OrderId))),
                 "every order accepted and notified after the node stopped");
@@ -156,8 +156,9 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster, PostgresT
             ["Workers:Endpoints:submit-order:ConcurrentMessageLimit"] = "2",
             ["Workers:Endpoints:order-accepted:QueueType"] = "Quorum",
             ["Workers:ShutdownTimeout"] = "00:00:10",
-            // About 50 orders a second: the node stops (rabbitmqctl takes a few seconds) with most orders still queued.
-            ["Sample:Payment:LatencyMs"] = "40",
+            // About 30 orders a second: the node stops (rabbitmqctl takes up to several seconds on a busy machine)
+            // with hundreds of orders still queued.
+            ["Sample:Payment:LatencyMs"] = "60",
         });
         builder.Services.AddSingleton(ledger);
         builder.AddSample();
