@@ -75,6 +75,7 @@ public static class WorkersHostApplicationBuilderExtensions
         services.AddWorkersRedelivery(sp => BrokerAddress.Parse(sp.GetRequiredService<IOptions<WorkersOptions>>().Value.RabbitMq.Uri).ToAmqpUri());
         services.AddWorkersBreakers();
         services.AddMassTransit(x => BusConfiguration.Configure(x, workers));
+        services.AddSingleton(new WorkerEndpointCatalog([.. workers.Consumers.Select(c => c.QueueName)]));
         services.AddHealthChecks().AddCheck<CircuitBreakerHealthCheck>("circuit-breakers", tags: [WorkersHealth.ReadyTag, "workers"]);
         AddTelemetry(builder);
         return builder;
