@@ -91,7 +91,7 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster, PostgresT
             await cluster.StartNodeAsync(leader, ct);
         }
 
-        await WaitUntil(async () => (await cluster.RunningNodesAsync(ct)).Count == LocalRabbitMqCluster.NodeCount, "all three nodes running again");
+        await Eventually.HoldsAsync(async () => (await cluster.RunningNodesAsync(ct)).Count == LocalRabbitMqCluster.NodeCount, Bound, "all three nodes running again", TestContext.Current.CancellationToken);
     }
 
     [Fact]
@@ -109,7 +109,7 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster, PostgresT
         var orders = Enumerable.Range(0, 600).Select(i => new SubmitOrder(Guid.NewGuid(), $"customer-{i}", 10m + i)).ToList();
         var bus = host.Services.GetRequiredService<IBus>();
         await Task.WhenAll(orders.Select(o => bus.Publish(o, ct)));
-        await WaitUntil(() => Task.FromResult(ledger.AcceptedOrders.Count >= 60), "a tenth of the orders accepted");
+        await Eventually.HoldsAsync(() => Task.FromResult(ledger.AcceptedOrders.Count >= 60), Bound, "a tenth of the orders accepted", TestContext.Current.CancellationToken);
 
         // Stop the node the workers are connected to, mid-load.
         var acceptedAtStop = ledger.AcceptedOrders.Count;
@@ -119,9 +119,8 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster, PostgresT
         try
         {
             Assert.True(acceptedAfterStop <= orders.Count - 100, $"the node must stop while orders are still waiting ({acceptedAfterStop} of {orders.Count} accepted when it stopped)");
-            await WaitUntil(
-                () => Task.FromResult(orders.All(o => ledger.AcceptedOrders.ContainsKey(o.OrderId)) && orders.All(o => ledger.NotifiedOrders.ContainsKey(o.OrderId))),
-                "every order accepted and notified after the node stopped");
+            await Eventually.HoldsAsync(
+                () => Task.FromResult(orders.All(o => ledger.AcceptedOrders.ContainsKey(o.OrderId)) && orders.All(o => ledger.NotifiedOrders.ContainsKey(o.OrderId))), Bound, "every order accepted and notified after the node stopped", TestContext.Current.CancellationToken);
         }
         finally
         {
@@ -138,7 +137,7 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster, PostgresT
         // Redelivered at most once each, and only what was in flight: the endpoint's prefetch bounds it.
         Assert.InRange(duplicates, 0, 16);
         Assert.True(clock.Elapsed < Bound, $"the whole run took {clock.Elapsed}");
-        await WaitUntil(async () => (await cluster.RunningNodesAsync(ct)).Count == LocalRabbitMqCluster.NodeCount, "all three nodes running again");
+        await Eventually.HoldsAsync(async () => (await cluster.RunningNodesAsync(ct)).Count == LocalRabbitMqCluster.NodeCount, Bound, "all three nodes running again", TestContext.Current.CancellationToken);
     }
 
     private IHost BuildHost(string vhost, OrderLedger ledger)
@@ -168,43 +167,29 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster, PostgresT
     private async Task<int> ConnectedNodeAsync(string vhost, CancellationToken ct)
     {
         List<ConnectionInfo> connections = [];
-        await WaitUntil(async () =>
+        await Eventually.HoldsAsync(async () =>
         {
             using var management = LocalRabbitMqCluster.Management(1);
             connections = await management.GetFromJsonAsync<List<ConnectionInfo>>($"api/vhosts/{Uri.EscapeDataString(vhost)}/connections", ct) ?? [];
             return connections.Count > 0;
-        }, "the workers' connection listed");
+        }, Bound, "the workers' connection listed", TestContext.Current.CancellationToken);
         return Enumerable.Range(1, LocalRabbitMqCluster.NodeCount).Single(n => cluster.NodeName(n) == connections[0].Node);
     }
 
     private static async Task<QueueInfo> WaitForQueueAsync(string vhost, string queue, Func<QueueInfo, bool> condition, CancellationToken ct)
     {
         QueueInfo? info = null;
-        await WaitUntil(async () =>
+        await Eventually.HoldsAsync(async () =>
         {
             using var management = LocalRabbitMqCluster.Management(1);
             info = await management.GetFromJsonAsync<QueueInfo>($"api/queues/{Uri.EscapeDataString(vhost)}/{Uri.EscapeDataString(queue)}", ct);
             return info is not null && condition(info);
-        }, $"queue {queue} replicated to every node");
+        }, Bound, $"queue {queue} replicated to every node", ct);
         return info!;
     }
 
     private static Task<IConnection> Connect(int node, string vhost, CancellationToken ct) =>
         new ConnectionFactory { Uri = LocalRabbitMqCluster.AmqpUri(node, vhost), AutomaticRecoveryEnabled = false, ClientProvidedName = "workers-cluster-tests" }.CreateConnectionAsync(ct);
-
-    private static async Task WaitUntil(Func<Task<bool>> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > Bound)
-            {
-                throw new TimeoutException($"Timed out after {Bound} waiting for: {what}.");
-            }
-
-            await Task.Delay(100, TestContext.Current.CancellationToken);
-        }
-    }
 
     private sealed record ConnectionInfo([property: JsonPropertyName("name")] string Name, [property: JsonPropertyName("node")] string Node);
 
