@@ -34,6 +34,7 @@ internal sealed class InboxFilter<TMessage>(IInboxRunner runner) : IFilter<Consu
 internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDbContext> database, TimeProvider timeProvider, ILogger<InboxRunner<TDbContext>> logger) : IInboxRunner
     where TDbContext : DbContext
 {
+    private const string ConsumerType = "Workers.Inbox";
     private static readonly Counter<long> Processed = WorkersDiagnostics.Meter.CreateCounter<long>("workers.inbox.processed", "{message}", "Messages processed through the inbox.");
     private static readonly Counter<long> Duplicates = WorkersDiagnostics.Meter.CreateCounter<long>("workers.inbox.duplicates", "{message}", "Duplicate messages absorbed by the inbox.");
 
@@ -69,6 +70,8 @@ internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDb
         var tag = new KeyValuePair<string, object?>("consumer", consumer);
         if (duplicate)
         {
+            // The consumer did not run, yet the message is handled: mark it consumed, or MassTransit moves it to <queue>_skipped.
+            await context.NotifyConsumed(context, context.ReceiveContext.ElapsedTime, ConsumerType).ConfigureAwait(false);
             Duplicates.Add(1, tag);
             WorkersDiagnostics.AddEvent("workers.inbox.duplicate", new KeyValuePair<string, object?>("message_id", messageId), tag);
             InboxLog.Duplicate(logger, messageId, consumer);

@@ -90,6 +90,15 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
                 }
 
                 await HandleFailureAsync(context, ex, disposition, tries).ConfigureAwait(false);
+
+                // Handled: a redelivery copy or a dead letter is confirmed by the broker. When the failure came before any
+                // consumer ran (inbox, breaker, bulkhead, timeout), MassTransit would otherwise see a message neither
+                // consumed nor faulted and ALSO move it to <queue>_skipped: mark it faulted, as a consumer fault would.
+                if (!context.ReceiveContext.IsDelivered && !context.ReceiveContext.IsFaulted)
+                {
+                    await context.ReceiveContext.NotifyFaulted(ex).ConfigureAwait(false);
+                }
+
                 return;
             }
         }

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Globalization;
+using Xunit;
+
+namespace Workers.FaultTests;
+
+/// <summary>
+/// Scenario 7: the payment provider goes down for a while (switched at runtime through the sample's overrides file):
+/// the endpoint's breaker opens, the queue holds, nothing is dead-lettered for the outage, everything is consumed after it.
+/// </summary>
+[Collection(FaultCollection.Name)]
+public sealed class DependencyOutageFaultTests(FaultNode node, FaultReport report)
+{
+    private static readonly TimeSpan Outage = TimeSpan.FromSeconds(8);
+
+    [Fact]
+    public async Task PaymentDown_BreakerOpens_QueueHolds_NothingDeadLettered_AllConsumedAfterRecovery()
+    {
+        await using var scenario = await FaultScenario.StartAsync(node, "outage");
+        var overrides = Path.Combine(Path.GetTempPath(), $"fault-overrides-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(overrides, Payment(down: false), FaultScenario.Cancel);
+        try
+        {
+            var worker = scenario.StartWorker(extra: new Dictionary<string, string>
+            {
+                ["WORKERS_SAMPLE_OVERRIDES"] = overrides,
+                ["Workers__Endpoints__submit-order__CircuitBreaker__FailureRatio"] = "0.5",
+                ["Workers__Endpoints__submit-order__CircuitBreaker__MinimumThroughput"] = "10",
+                ["Workers__Endpoints__submit-order__CircuitBreaker__SamplingDuration"] = "00:00:05",
+                ["Workers__Endpoints__submit-order__CircuitBreaker__BreakDuration"] = "00:00:01",
+                ["Workers__Endpoints__submit-order__CircuitBreaker__MaxBreakDuration"] = "00:00:02",
+            });
+            var http = await worker.WaitForListeningAsync(FaultScenario.Bound);
+            await scenario.WaitConsumingAsync(worker);
+            scenario.StartLoad();
+            await scenario.WaitForProgressAsync(200, FaultScenario.Bound, worker);
+
+            await File.WriteAllTextAsync(overrides, Payment(down: true), FaultScenario.Cancel);
+            scenario.Note("payment down");
+            await FaultScenario.WaitUntilAsync(async () => await OpenTransitionsAsync(http) > 0, FaultScenario.Bound, "the submit-order breaker opened", worker);
+            var opened = scenario.Clock.Elapsed;
+            scenario.Note("breaker open");
+            uint maxDepth = 0;
+            var outage = Stopwatch.StartNew();
+            while (outage.Elapsed < Outage)
+            {
+                maxDepth = Math.Max(maxDepth, await scenario.Observer.ReadyCountAsync("submit-order", FaultScenario.Cancel));
+                await Task.Delay(250, FaultScenario.Cancel);
+            }
+
+            var heal = scenario.Clock.ElapsedTicks;
+            await File.WriteAllTextAsync(overrides, Payment(down: false), FaultScenario.Cancel);
+            scenario.Note($"payment up; queue depth peaked at {maxDepth}");
+            await scenario.WaitForProgressAsync(300, FaultScenario.Bound, worker);
+            var opens = await OpenTransitionsAsync(http);
+            var row = await scenario.SettleAsync("7 payment outage 8s", null, string.Create(CultureInfo.InvariantCulture, $"breaker opened x{opens}, queue peak {maxDepth}"));
+            row = row with { Recovery = scenario.RecoverySince(heal) };
+            report.Add(row);
+            scenario.AssertSound(row);
+            Assert.True(row.DeadLettered == 0, "the outage dead-lettered orders: " + scenario.DeadLetterSummary(scenario.Load.Confirmed.Keys) + "\n" + scenario.Diagnostics());
+            Assert.True(maxDepth > 0, "the queue held messages during the outage");
+        }
+        finally
+        {
+            File.Delete(overrides);
+        }
+    }
+
+    private static string Payment(bool down) => "{\"Sample\":{\"Payment\":{\"Down\":" + (down ? "true" : "false") + "}}}";
+
+    private static async Task<double> OpenTransitionsAsync(Uri http)
+    {
+        using var client = new HttpClient { BaseAddress = http, Timeout = TimeSpan.FromSeconds(5) };
+        var text = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative), FaultScenario.Cancel);
+        return text.Split('\n').Where(l => l.StartsWith("workers_circuit_transitions", StringComparison.Ordinal) && l.Contains("to=\"Open\"", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+    }
+}

@@ -1,0 +1,285 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Workers.Testing;
+using Xunit;
+
+namespace Workers.FaultTests;
+
+/// <summary>
+/// One scenario's world: its own vhost on the private node, the observer (audit + dead-letter queues, declared first),
+/// the producer, and the worker processes. <see cref="SettleAsync"/> does the accounting by message id:
+/// LOST = confirmed by the broker to the producer, yet neither applied nor dead-lettered.
+/// </summary>
+internal sealed class FaultScenario : IAsyncDisposable
+{
+    public static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
+    private readonly FaultNode node;
+    private readonly List<WorkerProcess> workers = [];
+    private readonly StringBuilder log = new();
+    private CancellationTokenSource? stopLoad;
+    private Task? loadTask;
+
+    private FaultScenario(FaultNode node, string vhost, PostgresTestDatabase database)
+    {
+        this.node = node;
+        Vhost = vhost;
+        Database = database;
+        Observer = new QueueObserver(Clock);
+        Effects = new EffectLedger(database.ConnectionString);
+    }
+
+    /// <summary>The scenario's own database (effects, inbox, outbox).</summary>
+    public PostgresTestDatabase Database { get; }
+
+    /// <summary>The effects table, read on demand.</summary>
+    public EffectLedger Effects { get; }
+
+    /// <summary>The workers' inbox counters.</summary>
+    public MetricsScraper Metrics { get; } = new();
+
+    public Stopwatch Clock { get; } = Stopwatch.StartNew();
+
+    public string Vhost { get; }
+
+    public Uri Broker => FaultNode.VhostUri(Vhost);
+
+    public QueueObserver Observer { get; }
+
+    public OrderLoad Load { get; private set; } = null!;
+
+    public static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    public static async Task<FaultScenario> StartAsync(FaultNode node, string name)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (!node.IsRunning)
+        {
+            await node.StartAsync(Cancel);
+        }
+
+        var database = new PostgresTestDatabase();
+        await database.InitializeAsync();
+        var scenario = new FaultScenario(node, $"fault-{name}-{Guid.NewGuid():N}"[..40], database);
+        await node.AddVhostAsync(scenario.Vhost, cancellationToken: Cancel);
+        await scenario.Observer.StartAsync(scenario.Broker, Cancel);
+        scenario.Load = new OrderLoad(scenario.Broker, scenario.Clock);
+        return scenario;
+    }
+
+    /// <summary>Starts a sample worker on this vhost (or through <paramref name="broker"/>, e.g. a proxy) with the scenario's settings.</summary>
+    public WorkerProcess StartWorker(Uri? broker = null, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["WORKERS_RABBITMQ_URI"] = (broker ?? Broker).ToString(),
+            ["WORKERS_POSTGRES"] = Database.ConnectionString,
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Workers__ShutdownTimeout"] = "00:00:20",
+            ["Workers__Defaults__Redelivery__Delay"] = "00:00:00.200",
+            ["Workers__Defaults__Redelivery__MaxDelay"] = "00:00:02",
+            ["Workers__Defaults__Redelivery__MaxRedeliveryAttempts"] = "20",
+            ["Sample__Payment__LatencyMs"] = "5",
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information",
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+
+        var worker = WorkerProcess.Start(WorkerProcess.ProjectAssembly("Workers.Sample"), environment);
+        workers.Add(worker);
+        return worker;
+    }
+
+    /// <summary>Waits (bounded) until the worker serves HTTP and <c>submit-order</c> has at least one consumer.</summary>
+    public async Task WaitConsumingAsync(WorkerProcess worker, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        var bound = timeout ?? Bound;
+        Metrics.Add(worker, await worker.WaitForListeningAsync(bound));
+        await WaitUntilAsync(async () => await Observer.ConsumerCountAsync("submit-order", Cancel) >= 1 && await Observer.ConsumerCountAsync("order-accepted", Cancel) >= 1, bound, "the worker consumes submit-order and order-accepted", worker);
+    }
+
+    /// <summary>Waits (bounded) until <c>submit-order</c> has exactly <paramref name="count"/> consumers.</summary>
+    public Task WaitUntilConsumersAsync(int count, TimeSpan timeout) =>
+        WaitUntilAsync(async () => await Observer.ConsumerCountAsync("submit-order", Cancel) == count, timeout, $"submit-order has {count} consumer(s)");
+
+    /// <summary>Starts the steady load in the background.</summary>
+    public void StartLoad(int? rate = null, TimeSpan? max = null)
+    {
+        stopLoad = new CancellationTokenSource();
+        loadTask = Load.RunAsync(rate ?? FaultSettings.Rate, max ?? TimeSpan.FromMinutes(30), stopLoad.Token, Cancel);
+    }
+
+    /// <summary>Stops the load and waits until every publish was confirmed or given up.</summary>
+    public async Task StopLoadAsync()
+    {
+        if (stopLoad is null || loadTask is null)
+        {
+            return;
+        }
+
+        await stopLoad.CancelAsync();
+        await loadTask.WaitAsync(TimeSpan.FromMinutes(3), Cancel);
+    }
+
+    /// <summary>Waits until at least <paramref name="count"/> more orders are accepted than now (proof that work flows).</summary>
+    public Task WaitForProgressAsync(int count, TimeSpan timeout, WorkerProcess? worker = null)
+    {
+        var target = Observer.Accepted.Count + count;
+        return WaitUntilAsync(() => Task.FromResult(Observer.Accepted.Count >= target), timeout, $"{count} more orders accepted", worker);
+    }
+
+    /// <summary>Time from <paramref name="healTick"/> to the first acceptance of an order confirmed after it (null when none).</summary>
+    public TimeSpan? RecoverySince(long healTick)
+    {
+        var arrivals = Load.Confirmed.Where(c => c.Value >= healTick).Select(c => Observer.FirstArrival.TryGetValue(c.Key, out var at) ? at : long.MaxValue).ToList();
+        var first = arrivals.Count == 0 ? long.MaxValue : arrivals.Min();
+        return first == long.MaxValue ? null : TimeSpan.FromSeconds((double)(first - healTick) / Stopwatch.Frequency);
+    }
+
+    public void Note(string text)
+    {
+        lock (log)
+        {
+            log.AppendLine(CultureInfo.InvariantCulture, $"[{Clock.Elapsed.TotalSeconds,7:F2}s] {text}");
+        }
+
+        TestContext.Current.TestOutputHelper?.WriteLine(text);
+    }
+
+    /// <summary>
+    /// Stops the load, waits (bounded) until every confirmed id is applied or dead-lettered, and returns the figures.
+    /// Ids neither applied nor dead-lettered when the bound elapses are LOST.
+    /// </summary>
+    public async Task<FaultRow> SettleAsync(string scenario, TimeSpan? recovery, string notes, TimeSpan? timeout = null)
+    {
+        await StopLoadAsync();
+        var confirmed = Load.Confirmed.Keys.ToList();
+        bool Accounted(Guid id) => (Effects.Accepted.ContainsKey(id) && Effects.Notified.ContainsKey(id)) || Observer.DeadLettered.ContainsKey(id);
+        var deadline = Stopwatch.StartNew();
+        var bound = timeout ?? Bound;
+        await Effects.RefreshAsync(Cancel);
+        while (confirmed.Any(id => !Accounted(id)) && deadline.Elapsed < bound)
+        {
+            await Task.Delay(500, Cancel);
+            await Effects.RefreshAsync(Cancel);
+        }
+
+        // Final read: the figures below come from one consistent snapshot.
+        await Metrics.ScrapeAsync(Cancel);
+        await Effects.RefreshAsync(Cancel);
+        var lost = confirmed.Where(id => !Accounted(id)).ToList();
+        var applied = confirmed.Count(id => Effects.Accepted.ContainsKey(id));
+        var duplicatesApplied = Effects.Accepted.Values.Sum(n => n - 1) + Effects.Notified.Values.Sum(n => n - 1);
+        var deadLettered = confirmed.Count(id => Observer.DeadLettered.ContainsKey(id));
+        var row = new FaultRow(scenario, Load.Sent, confirmed.Count, (int)Metrics.Processed, applied, (int)Metrics.Duplicates, duplicatesApplied, deadLettered, lost.Count, recovery, notes);
+        if (lost.Count > 0)
+        {
+            Note($"LOST ids (first 10): {string.Join(", ", lost.Take(10).Select(id => $"{id} accepted={Effects.Accepted.ContainsKey(id)} notified={Effects.Notified.ContainsKey(id)}"))}");
+        }
+
+        if (deadLettered > 0)
+        {
+            Note("dead-lettered: " + DeadLetterSummary(confirmed));
+        }
+
+        if (duplicatesApplied > 0)
+        {
+            Note($"DUPLICATE effects: {string.Join(", ", Effects.Accepted.Concat(Effects.Notified).Where(e => e.Value > 1).Take(10).Select(e => e.Key))}");
+        }
+
+        return row;
+    }
+
+    /// <summary>Dead-lettered ids among <paramref name="ids"/>, grouped by queue and reason.</summary>
+    public string DeadLetterSummary(IEnumerable<Guid> ids) => string.Join("; ", ids
+        .Where(Observer.DeadLettered.ContainsKey)
+        .Select(id => Observer.DeadLettered[id])
+        .GroupBy(d => $"{d.Queue} {d.Disposition ?? "-"} {d.ExceptionType ?? "-"}: {d.Reason}")
+        .Select(g => $"{g.Count()}x {g.Key}"));
+
+    /// <summary>Asserts the scenario's invariants: nothing lost, no effect applied twice.</summary>
+    public void AssertSound(FaultRow row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        Assert.True(row.Lost == 0, $"{row.Lost} message(s) lost.\n{Diagnostics()}");
+        Assert.True(row.DuplicatesApplied == 0, $"{row.DuplicatesApplied} effect(s) applied twice.\n{Diagnostics()}");
+    }
+
+    /// <summary>Everything the scenario noted plus the workers' output tails, for a failure message.</summary>
+    public string Diagnostics()
+    {
+        var text = new StringBuilder();
+        lock (log)
+        {
+            text.Append(log);
+        }
+
+        foreach (var worker in workers)
+        {
+            var output = worker.Output;
+            text.AppendLine(CultureInfo.InvariantCulture, $"--- worker {worker.Id} (last 3000 chars) ---").AppendLine(output.Length > 3000 ? output[^3000..] : output);
+        }
+
+        return text.ToString();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (stopLoad is not null)
+        {
+            await stopLoad.CancelAsync();
+            try
+            {
+                if (loadTask is not null)
+                {
+                    await loadTask.WaitAsync(TimeSpan.FromSeconds(30));
+                }
+            }
+            catch (Exception) when (loadTask is not null)
+            {
+            }
+
+            stopLoad.Dispose();
+        }
+
+        await Metrics.DisposeAsync();
+        foreach (var worker in workers)
+        {
+            await worker.DisposeAsync();
+        }
+
+        await Load.DisposeAsync();
+        await Observer.DisposeAsync();
+        await Database.DisposeAsync();
+        if (node.IsRunning)
+        {
+            await node.DeleteVhostAsync(Vhost);
+        }
+    }
+
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, WorkerProcess? worker = null)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        var deadline = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (deadline.Elapsed > timeout)
+            {
+                throw new TimeoutException($"Not reached within {timeout}: {what}.{(worker is null ? string.Empty : "\nWorker output tail:\n" + Tail(worker.Output))}");
+            }
+
+            if (worker is { HasExited: true })
+            {
+                throw new InvalidOperationException($"The worker exited while waiting for: {what}.\n{Tail(worker.Output)}");
+            }
+
+            await Task.Delay(100, Cancel);
+        }
+    }
+
+    private static string Tail(string text) => text.Length > 3000 ? text[^3000..] : text;
+}
