@@ -10,8 +10,16 @@ public static class Eventually
         HoldsAsync(() => Task.FromResult(condition()), timeout, what, cancellationToken);
 
     /// <summary>Polls the asynchronous <paramref name="condition"/> until it holds; throws <see cref="TimeoutException"/> naming <paramref name="what"/> after <paramref name="timeout"/>.</summary>
-    public static async Task HoldsAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, CancellationToken cancellationToken = default)
+    public static Task HoldsAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, CancellationToken cancellationToken = default) =>
+        HoldsAsync(condition, timeout, () => Task.FromResult(what), cancellationToken);
+
+    /// <summary>
+    /// Polls <paramref name="condition"/> until it holds; after <paramref name="timeout"/> throws a
+    /// <see cref="TimeoutException"/> whose message <paramref name="describe"/> builds then (so it can show the state reached).
+    /// </summary>
+    public static async Task HoldsAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<Task<string>> describe, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(describe);
         ArgumentNullException.ThrowIfNull(condition);
         var clock = Stopwatch.StartNew();
         var pause = TimeSpan.FromMilliseconds(20);
@@ -19,7 +27,7 @@ public static class Eventually
         {
             if (clock.Elapsed > timeout)
             {
-                throw new TimeoutException($"Timed out after {timeout} waiting for: {what}.");
+                throw new TimeoutException($"Timed out after {timeout} waiting for: {await describe()}.");
             }
 
             await Task.Delay(pause, cancellationToken);
