@@ -28,10 +28,12 @@ log() { printf '[rabbitmq-init] %s\n' "$*"; }
 # The sample's topology (MassTransit): queues and exchanges named after the endpoints (submit-order,
 # order-accepted, and their _error/_skipped/_delay... companions), message-type exchanges
 # (Workers.Sample.Contracts:*), fault exchanges (MassTransit:Fault--Workers.Sample.Contracts:*--) and each
-# process's temporary bus endpoint (<host>_<process>_bus_<id>).
+# process's temporary bus endpoint (<host>_<process>_bus_<id>), and the redelivery delay ladder shared by
+# the vhost's endpoints (workers.delay.L00..L23 exchanges and queues, workers.delay.deliver).
 endpoints='submit-order|order-accepted'
 types='Workers\.Sample\.Contracts:[A-Za-z0-9]+|MassTransit:Fault--Workers\.Sample\.Contracts:[A-Za-z0-9]+--'
-worker_configure="^((${endpoints})(_[A-Za-z0-9_-]+)?|${types}|[A-Za-z0-9.-]+_bus_[a-z0-9]+)\$"
+ladder='workers\.delay\.[A-Za-z0-9]+'
+worker_configure="^((${endpoints})(_[A-Za-z0-9_-]+)?|${types}|${ladder}|[A-Za-z0-9.-]+_bus_[a-z0-9]+)\$"
 worker_write="$worker_configure"
 worker_read="$worker_configure"
 # The CLI declares nothing (it passively inspects queues), publishes to the endpoints' and types' exchanges and

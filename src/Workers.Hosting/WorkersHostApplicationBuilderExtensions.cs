@@ -72,9 +72,16 @@ public static class WorkersHostApplicationBuilderExtensions
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, BusLogContextBinder>());
 
         // Before MassTransit: the broker check (version, delay ladder) runs as a hosted service ahead of the bus.
-        services.AddWorkersRedelivery(sp => BrokerAddress.Parse(sp.GetRequiredService<IOptions<WorkersOptions>>().Value.RabbitMq.Uri).ToAmqpUri());
+        // The redelivery transport follows the bus across the cluster's nodes.
+        services.AddSingleton(sp =>
+        {
+            var rabbit = sp.GetRequiredService<IOptions<WorkersOptions>>().Value.RabbitMq;
+            return new Workers.Resilience.Redelivery.RedeliveryConnection(BrokerAddress.Parse(rabbit.Uri).ToAmqpUri()) { ClusterNodes = [.. rabbit.ClusterNodes] };
+        });
+        services.AddWorkersRedelivery(sp => sp.GetRequiredService<Workers.Resilience.Redelivery.RedeliveryConnection>().BrokerUri);
         services.AddWorkersBreakers();
         services.AddMassTransit(x => BusConfiguration.Configure(x, workers));
+        services.AddSingleton(new WorkerEndpointCatalog([.. workers.Consumers.Select(c => c.QueueName)]));
         services.AddHealthChecks().AddCheck<CircuitBreakerHealthCheck>("circuit-breakers", tags: [WorkersHealth.ReadyTag, "workers"]);
         AddTelemetry(builder);
         return builder;

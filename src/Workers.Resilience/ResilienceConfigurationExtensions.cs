@@ -41,7 +41,11 @@ public static class ResilienceConfigurationExtensions
         ArgumentNullException.ThrowIfNull(brokerUri);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new RedeliveryConnection(brokerUri(sp)));
-        services.TryAddSingleton(sp => new RedeliveryTransport(sp.GetRequiredService<RedeliveryConnection>().BrokerUri));
+        services.TryAddSingleton(sp =>
+        {
+            var connection = sp.GetRequiredService<RedeliveryConnection>();
+            return new RedeliveryTransport(connection.BrokerUri, connection.ClusterNodes);
+        });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, BrokerRequirementsHostedService>());
         return services;
     }

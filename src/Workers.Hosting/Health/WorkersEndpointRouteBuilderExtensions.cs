@@ -15,7 +15,9 @@ public static class WorkersEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps <c>/health/live</c> (200 while the host runs), <c>/health/ready</c> (JSON: overall status and each
     /// check's status and description; 200 only when healthy, 503 when degraded — broker unreachable, a circuit
-    /// open, outbox lag over its threshold — or unhealthy) and <c>/metrics</c> (Prometheus text format).
+    /// open, outbox lag over its threshold — or unhealthy), <c>/metrics</c> (Prometheus text format) and
+    /// <c>/workers/status</c> (JSON: each endpoint's circuit state and bulkhead usage, the outbox backlog — what
+    /// <c>workers status --worker-url</c> reads).
     /// </summary>
     /// <param name="endpoints">The application's endpoint builder.</param>
     public static IEndpointRouteBuilder MapWorkersEndpoints(this IEndpointRouteBuilder endpoints)
@@ -38,6 +40,7 @@ public static class WorkersEndpointRouteBuilderExtensions
             },
         });
         endpoints.MapPrometheusScrapingEndpoint(WorkersHealth.MetricsPath);
+        endpoints.MapGet(WorkersHealth.StatusPath, (Delegate)WorkerStatus.GetAsync);
         return endpoints;
     }
 

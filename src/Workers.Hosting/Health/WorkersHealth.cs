@@ -15,6 +15,9 @@ public static class WorkersHealth
     /// <summary>Readiness: 200 when healthy; 503 when degraded or unhealthy (the JSON body says which check and why).</summary>
     public const string ReadyPath = "/health/ready";
 
+    /// <summary>The worker's own state (circuits, bulkheads, outbox backlog) as JSON.</summary>
+    public const string StatusPath = "/workers/status";
+
     /// <summary>Prometheus scrape endpoint of the <c>Workers</c> and <c>MassTransit</c> meters.</summary>
     public const string MetricsPath = "/metrics";
 }

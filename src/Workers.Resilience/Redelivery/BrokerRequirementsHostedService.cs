@@ -27,4 +27,8 @@ internal sealed class BrokerRequirementsHostedService : IHostedService
 }
 
 /// <summary>The broker URI the redelivery transport was registered with.</summary>
-internal sealed record RedeliveryConnection(Uri BrokerUri);
+internal sealed record RedeliveryConnection(Uri BrokerUri)
+{
+    /// <summary>Other nodes of the cluster (<c>host:port</c>) the transport may connect to.</summary>
+    public IReadOnlyList<string> ClusterNodes { get; init; } = [];
+}

@@ -14,6 +14,7 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
 
     private readonly ConnectionFactory factory;
+    private readonly List<AmqpTcpEndpoint> endpoints;
     private readonly SemaphoreSlim gate = new(1, 1);
     private readonly ConcurrentDictionary<string, Task> declared = new(StringComparer.Ordinal);
     private IConnection? connection;
@@ -21,8 +22,33 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
     private bool disposed;
 
     public RedeliveryTransport(Uri brokerUri, string clientName = "workers-redelivery")
+        : this(brokerUri, [], clientName)
+    {
+    }
+
+    /// <summary>
+    /// A transport on the broker of <paramref name="brokerUri"/> (credentials, vhost, TLS) that connects to its
+    /// host or, when that fails, to any of <paramref name="clusterNodes"/> (<c>host:port</c>), as the bus does.
+    /// </summary>
+    public RedeliveryTransport(Uri brokerUri, IReadOnlyList<string> clusterNodes, string clientName = "workers-redelivery")
     {
         ArgumentNullException.ThrowIfNull(brokerUri);
+        ArgumentNullException.ThrowIfNull(clusterNodes);
+        var tls = string.Equals(brokerUri.Scheme, "amqps", StringComparison.OrdinalIgnoreCase);
+        endpoints = [new AmqpTcpEndpoint(brokerUri)];
+        foreach (var node in clusterNodes)
+        {
+            var colon = node.LastIndexOf(':');
+            var endpoint = new AmqpTcpEndpoint(node[..colon], int.Parse(node.AsSpan(colon + 1), System.Globalization.CultureInfo.InvariantCulture));
+            if (tls)
+            {
+                endpoint.Ssl.Enabled = true;
+                endpoint.Ssl.ServerName = endpoint.HostName;
+            }
+
+            endpoints.Add(endpoint);
+        }
+
         factory = new ConnectionFactory
         {
             Uri = brokerUri,
@@ -176,7 +202,7 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
         try
         {
             ObjectDisposedException.ThrowIf(disposed, this);
-            connection ??= await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
+            connection ??= await factory.CreateConnectionAsync(endpoints, cancellationToken).ConfigureAwait(false);
             return connection;
         }
         finally

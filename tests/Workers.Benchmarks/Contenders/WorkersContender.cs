@@ -27,12 +27,12 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
         $"ConcurrentMessageLimit {concurrentMessageLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset (= prefetch)"}, envelope JSON, publisher confirms on; " + PipelineDescription;
 
     /// <summary>What <see cref="ConfigurePipeline"/> enables today, for the report.</summary>
-    private const string PipelineDescription = "pipeline: plain AddWorkers (resilience middleware and outbox not merged yet)";
+    private const string PipelineDescription = "pipeline: redelivery (broker delay ladder, 100 ms) + dead-letter + circuit breaker + bulkhead (= prefetch) + timeout (30 s); inbox off (no database in this contender)";
 
-    public override bool SupportsFailures => false;
+    public override bool SupportsFailures => true;
 
     public override string? NotMeasuredNote =>
-        "failure path and outbox: pending the resilience middleware (redelivery) and the Postgres outbox on main — see WorkersContender.ConfigurePipeline / RunOutboxAsync";
+        "outbox: not measured for Workers yet (see RunOutboxAsync); the inbox is off in this contender";
 
     public override async Task<IBenchProducer> StartProducerAsync(BenchVhost vhost, string queue, CancellationToken cancellationToken)
     {
@@ -68,11 +68,18 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
     //   • the outbox: fill RunOutboxAsync below and remove "outbox" from NotMeasuredNote.
     // Update PipelineDescription so the report says what was measured.
     // ───────────────────────────────────────────────────────────────────────────────────────────────
-    private static void ConfigurePipeline(WorkersBuilder workers, string queue, bool failures)
+    private void ConfigurePipeline(WorkersBuilder workers, string queue, bool failures)
     {
         ArgumentNullException.ThrowIfNull(workers);
-        _ = queue;
-        _ = failures;
+        _ = failures; // redelivery is always on: a failed delivery goes through the broker's delay ladder.
+        var endpoint = $"Workers:Endpoints:{queue}";
+        workers.Configuration[$"{endpoint}:Redelivery:Delay"] = "00:00:00.100";
+        workers.Configuration[$"{endpoint}:Redelivery:MaxRedeliveryAttempts"] = "3";
+        workers.Configuration[$"{endpoint}:CircuitBreaker:FailureRatio"] = "0.9";
+        workers.Configuration[$"{endpoint}:CircuitBreaker:MinimumThroughput"] = "1000";
+        var permits = prefetch ?? RabbitMqOptions.DefaultPrefetchCount; // the bulkhead never holds more than the prefetch
+        workers.Configuration[$"{endpoint}:Bulkhead:PermitLimit"] = permits.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        workers.Configuration[$"{endpoint}:Timeout:Timeout"] = "00:00:30";
     }
 
     /// <summary>

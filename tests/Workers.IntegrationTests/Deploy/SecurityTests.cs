@@ -22,7 +22,7 @@ namespace Workers.IntegrationTests.Deploy;
 /// account and never logs its password; one service's account cannot touch another's queues or vhost.
 /// </summary>
 [Collection(LocalRabbitMqClusterCollection.Name)]
-public sealed class SecurityTests(LocalRabbitMqCluster cluster)
+public sealed class SecurityTests(LocalRabbitMqCluster cluster, PostgresTestDatabase database) : IClassFixture<PostgresTestDatabase>
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
@@ -43,7 +43,7 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster)
             await Task.WhenAll(orders.Select(o => bus.Publish(o, ct)));
             var rejected = new SubmitOrder(Guid.NewGuid(), "customer-bad", 0m); // a permanent failure: dead-lettered.
             await bus.Publish(rejected, ct);
-            await WaitUntil(() => orders.All(o => ledger.NotifiedOrders.ContainsKey(o.OrderId)) && ledger.Attempts.ContainsKey(rejected.OrderId), "the workload and the failing order consumed");
+            await Eventually.HoldsAsync(() => orders.All(o => ledger.NotifiedOrders.ContainsKey(o.OrderId)) && ledger.Attempts.ContainsKey(rejected.OrderId), Bound, "the workload and the failing order consumed", TestContext.Current.CancellationToken);
 
             // A broker-side failure: the node the worker is connected to stops. The worker logs the lost connection
             // (the log path most likely to print a broker address) and starts reconnecting with the same credentials.
@@ -52,7 +52,7 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster)
             await cluster.StopNodeAsync(node, ct);
             try
             {
-                await WaitUntil(() => Problems(logs) > problemsBefore, "the worker logging the lost connection");
+                await Eventually.HoldsAsync(() => Problems(logs) > problemsBefore, Bound, "the worker logging the lost connection", TestContext.Current.CancellationToken);
             }
             finally
             {
@@ -180,19 +180,20 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster)
         using var management = LocalRabbitMqCluster.Management(1);
         List<ConnectionInfo> connections = [];
         // The management API lists a connection once the broker has emitted its statistics (every few seconds).
-        await WaitUntil(async () => (connections = await management.GetFromJsonAsync<List<ConnectionInfo>>($"api/vhosts/{Uri.EscapeDataString(vhost)}/connections", ct) ?? []).Count > 0, "the worker's connections listed");
+        await Eventually.HoldsAsync(async () => (connections = await management.GetFromJsonAsync<List<ConnectionInfo>>($"api/vhosts/{Uri.EscapeDataString(vhost)}/connections", ct) ?? []).Count > 0, Bound, "the worker's connections listed", TestContext.Current.CancellationToken);
         return Enumerable.Range(1, LocalRabbitMqCluster.NodeCount).Single(n => cluster.NodeName(n) == connections[0].Node);
     }
 
     private static int Problems(RecordingLoggerProvider logs) =>
         logs.Entries.Count(e => e.StartsWith("Warning", StringComparison.Ordinal) || e.StartsWith("Error", StringComparison.Ordinal) || e.StartsWith("Critical", StringComparison.Ordinal));
 
-    private static IHost BuildHost(Accounts accounts, OrderLedger ledger, RecordingLoggerProvider logs)
+    private IHost BuildHost(Accounts accounts, OrderLedger ledger, RecordingLoggerProvider logs)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Testing" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Workers:RabbitMq:Uri"] = LocalRabbitMqCluster.AmqpUri(1, accounts.Vhost, accounts.WorkerUser, accounts.WorkerPassword).ToString(),
+            ["Workers:Postgres:ConnectionString"] = database.ConnectionString,
             ["Workers:RabbitMq:ClusterNodes:0"] = LocalRabbitMqCluster.Endpoint(2),
             ["Workers:RabbitMq:ClusterNodes:1"] = LocalRabbitMqCluster.Endpoint(3),
             ["Workers:Endpoints:submit-order:QueueType"] = "Quorum",
@@ -237,21 +238,7 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster)
     private static List<SubmitOrder> Orders(int count) =>
         [.. Enumerable.Range(0, count).Select(i => new SubmitOrder(Guid.NewGuid(), $"customer-{i}", 10m + i))];
 
-    private static Task WaitUntil(Func<bool> condition, string what) => WaitUntil(() => Task.FromResult(condition()), what);
 
-    private static async Task WaitUntil(Func<Task<bool>> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > Bound)
-            {
-                throw new TimeoutException($"Timed out after {Bound} waiting for: {what}.");
-            }
-
-            await Task.Delay(50, TestContext.Current.CancellationToken);
-        }
-    }
 
     private sealed record Accounts(string Vhost, string WorkerUser, string WorkerPassword, string CliUser, string CliPassword);
 

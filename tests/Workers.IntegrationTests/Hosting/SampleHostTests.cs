@@ -32,7 +32,7 @@ public sealed class SampleHostTests
         var orders = Orders(500);
         var bus = host.Services.GetRequiredService<IBus>();
         await Task.WhenAll(orders.Select(o => bus.Publish(o, TestContext.Current.CancellationToken)));
-        await WaitUntil(() => ledger.NotifiedOrders.Count == orders.Count && ledger.AcceptedOrders.Count == orders.Count, "all orders accepted and notified");
+        await Eventually.HoldsAsync(() => ledger.NotifiedOrders.Count == orders.Count && ledger.AcceptedOrders.Count == orders.Count, Bound, "all orders accepted and notified", TestContext.Current.CancellationToken);
         await host.StopAsync(TestContext.Current.CancellationToken);
 
         Assert.All(orders, o => Assert.Equal(1, ledger.AcceptedOrders[o.OrderId]));
@@ -65,7 +65,7 @@ public sealed class SampleHostTests
             await first.StartAsync(TestContext.Current.CancellationToken);
             var bus = first.Services.GetRequiredService<IBus>();
             await Task.WhenAll(orders.Select(o => bus.Publish(o, TestContext.Current.CancellationToken)));
-            await WaitUntil(() => ledger.AcceptedOrders.Count >= 60, "a fifth of the orders accepted");
+            await Eventually.HoldsAsync(() => ledger.AcceptedOrders.Count >= 60, Bound, "a fifth of the orders accepted", TestContext.Current.CancellationToken);
             await first.StopAsync(TestContext.Current.CancellationToken);
         }
 
@@ -77,7 +77,7 @@ public sealed class SampleHostTests
         using (var second = BuildHost(vhost.Uri, database.ConnectionString, ledger, settings))
         {
             await second.StartAsync(TestContext.Current.CancellationToken);
-            await WaitUntil(() => ledger.AcceptedOrders.Count == orders.Count, "every order accepted after the restart");
+            await Eventually.HoldsAsync(() => ledger.AcceptedOrders.Count == orders.Count, Bound, "every order accepted after the restart", TestContext.Current.CancellationToken);
             await second.StopAsync(TestContext.Current.CancellationToken);
         }
 
@@ -165,17 +165,4 @@ public sealed class SampleHostTests
     private static List<SubmitOrder> Orders(int count) =>
         [.. Enumerable.Range(0, count).Select(i => new SubmitOrder(Guid.NewGuid(), $"customer-{i}", 10m + i))];
 
-    private static async Task WaitUntil(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > Bound)
-            {
-                throw new TimeoutException($"Timed out after {Bound} waiting for: {what}.");
-            }
-
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
-    }
 }

@@ -62,15 +62,91 @@ public sealed partial class WorkerEndpointsTests : IClassFixture<RabbitMqTestVho
         Assert.Equal("Healthy", up.Status);
     }
 
-    private WorkerProcess StartWorker(Uri broker) =>
-        WorkerProcess.Start(WorkerProcess.ProjectAssembly("Workers.Sample"), new Dictionary<string, string>
+    [Fact]
+    public async Task DependencyDown_BreakerOpens_ReadinessAndStatusSayWhy_AndAllRecoverWhenItReturns()
+    {
+        var overrides = Path.Combine(Path.GetTempPath(), $"workers-overrides-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(overrides, """{ "Sample": { "Payment": { "Down": true } } }""", TestContext.Current.CancellationToken);
+        try
+        {
+            await using var worker = StartWorker(vhost.Uri, new Dictionary<string, string>
+            {
+                ["WORKERS_SAMPLE_OVERRIDES"] = overrides,
+                ["Workers__Endpoints__submit-order__CircuitBreaker__MinimumThroughput"] = "5",
+                ["Workers__Endpoints__submit-order__CircuitBreaker__BreakDuration"] = "00:00:01",
+                ["Workers__Endpoints__submit-order__CircuitBreaker__MaxBreakDuration"] = "00:00:02",
+            });
+            using var http = new HttpClient { BaseAddress = await worker.WaitForListeningAsync(Bound) };
+            await WaitForReady(http, r => r.Code == HttpStatusCode.OK, worker);
+
+            var ids = Enumerable.Range(0, 10).Select(_ => Guid.NewGuid()).ToArray();
+            foreach (var id in ids)
+            {
+                await MassTransitEnvelope.PublishAsync(vhost, "Workers.Sample.Contracts:SubmitOrder", new { orderId = id, customerId = "c", amount = 5m }, cancellationToken: TestContext.Current.CancellationToken);
+            }
+
+            var open = await WaitForReady(http, r => r.Code == HttpStatusCode.ServiceUnavailable && r.Body.Contains("circuit-breakers", StringComparison.Ordinal), worker);
+            Assert.Contains("Degraded", open.Body, StringComparison.Ordinal);
+            using (var status = JsonDocument.Parse(await http.GetStringAsync(WorkersHealth.StatusPath, TestContext.Current.CancellationToken)))
+            {
+                var orders = status.RootElement.GetProperty("endpoints").EnumerateArray().Single(e => e.GetProperty("name").GetString() == "submit-order");
+                Assert.Contains(orders.GetProperty("circuitState").GetString(), new[] { "Open", "HalfOpen" });
+            }
+
+            await File.WriteAllTextAsync(overrides, """{ "Sample": { "Payment": { "Down": false } } }""", TestContext.Current.CancellationToken);
+            var closed = await WaitForReady(http, r => r.Code == HttpStatusCode.OK, worker);
+            Assert.Equal("Healthy", closed.Status);
+            // Every order applied exactly once after the outage, none dead-lettered because of it.
+            var deadline = DateTime.UtcNow + Bound;
+            Dictionary<Guid, int> accepted;
+            while ((accepted = await AcceptedCounts(ids)).Count < ids.Length && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200, TestContext.Current.CancellationToken);
+            }
+
+            Assert.Equal(ids.Length, accepted.Count);
+            Assert.All(accepted.Values, n => Assert.Equal(1, n));
+            Assert.Null(await vhost.CountReadyAsync("submit-order_error", TestContext.Current.CancellationToken));
+        }
+        finally
+        {
+            File.Delete(overrides);
+        }
+    }
+
+    private async Task<Dictionary<Guid, int>> AcceptedCounts(Guid[] ids)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = new Npgsql.NpgsqlCommand("select order_id, count(*)::int from sample_effects where kind = 'accepted' and order_id = any(@ids) group by order_id", connection);
+        command.Parameters.AddWithValue("ids", ids);
+        await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        var counts = new Dictionary<Guid, int>();
+        while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+        {
+            counts[reader.GetGuid(0)] = reader.GetInt32(1);
+        }
+
+        return counts;
+    }
+
+    private WorkerProcess StartWorker(Uri broker, Dictionary<string, string>? extra = null)
+    {
+        var environment = new Dictionary<string, string>
         {
             ["WORKERS_RABBITMQ_URI"] = broker.ToString(),
             ["WORKERS_POSTGRES"] = database.ConnectionString,
             ["Workers__ShutdownTimeout"] = "00:00:10",
             ["Sample__Payment__LatencyMs"] = "0",
             ["Urls"] = "http://127.0.0.1:0",
-        });
+        };
+        foreach (var (key, value) in extra ?? [])
+        {
+            environment[key] = value;
+        }
+
+        return WorkerProcess.Start(WorkerProcess.ProjectAssembly("Workers.Sample"), environment);
+    }
 
     private static async Task<(HttpStatusCode Code, string Status, string Body)> ReadyAsync(HttpClient http)
     {

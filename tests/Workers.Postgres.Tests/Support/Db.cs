@@ -46,21 +46,3 @@ public static class Db
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 }
-
-/// <summary>Polls a condition until it holds or the time is up (never a fixed sleep).</summary>
-public static class Eventually
-{
-    public static async Task HoldsAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<Task<string>> describe, CancellationToken cancellationToken)
-    {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (watch.Elapsed > timeout)
-            {
-                throw new TimeoutException($"Condition not met within {timeout}: {await describe()}");
-            }
-
-            await Task.Delay(50, cancellationToken);
-        }
-    }
-}
