@@ -52,6 +52,9 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         classifier = new ExceptionClassifier(options.Classification);
     }
 
+    // How long a message whose redelivery could not be published is held before it goes back to its queue.
+    private static readonly TimeSpan RequeuePause = TimeSpan.FromSeconds(1);
+
     public void Probe(ProbeContext context)
     {
         var scope = context.CreateFilterScope("workersRedelivery");
@@ -178,9 +181,20 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         }
         catch (Exception transportFailure) when (transportFailure is not OperationCanceledException || timeout.IsCancellationRequested)
         {
-            // Never lose the message: let MassTransit's own error handling (its _error queue) take it.
+            // Never lose the message, and never dead-letter it because of the broker: it goes back to its queue
+            // untouched (nacked, not counted) and is tried again. A short pause first keeps a broker that stays
+            // unreachable from turning this into a hot loop of consumer calls.
             RedeliveryLog.TransportFailed(logger, transportFailure, context.MessageId, queue);
-            ExceptionDispatchInfo.Capture(exception).Throw();
+            try
+            {
+                await Task.Delay(RequeuePause, time, context.CancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping: requeue at once.
+            }
+
+            throw new RedeliveryUnavailableException($"The broker did not take the redelivery of message {context.MessageId} on queue {queue}; it returns to the queue.", transportFailure);
         }
     }
 

@@ -17,7 +17,7 @@ internal static partial class RedeliveryLog
     [LoggerMessage(EventId = 3004, Level = LogLevel.Error, Message = "Dead-letter fallback failed for message {MessageId} on queue {Queue}; the message is dead-lettered anyway")]
     public static partial void FallbackFailed(ILogger logger, Exception exception, Guid? messageId, string queue);
 
-    [LoggerMessage(EventId = 3005, Level = LogLevel.Error, Message = "Could not move message {MessageId} on queue {Queue} through the broker; MassTransit's error handling takes it")]
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Error, Message = "Could not move message {MessageId} on queue {Queue} through the broker (redelivery or dead letter); it returns to the queue untouched")]
     public static partial void TransportFailed(ILogger logger, Exception exception, Guid? messageId, string queue);
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "Message {MessageId} did not come from RabbitMQ; redelivery is not possible, MassTransit's error handling takes it")]
