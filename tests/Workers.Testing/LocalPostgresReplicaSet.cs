@@ -138,8 +138,26 @@ public sealed class LocalPostgresReplicaSet : IAsyncLifetime
     /// Starts the killed old primary again as it is (no rewind, no standby.signal): it comes back as a second
     /// primary, the split-brain situation of LAB.md trap 3.
     /// </summary>
-    public Task RestartOldPrimaryAsync() =>
-        RunPgAsync("pg_ctl", ["-D", PrimaryData, "-l", Path.Combine(BaseDirectory, "primary-again.log"), "-w", "start"]);
+    /// <remarks>
+    /// After a kill -9 of the postmaster its orphaned backends may still hold the old shared memory for a moment, and
+    /// <c>pg_ctl start</c> then fails ("another server might be running"): retried until it starts, for at most 30 s.
+    /// </remarks>
+    public async Task RestartOldPrimaryAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            try
+            {
+                await RunPgAsync("pg_ctl", ["-D", PrimaryData, "-l", Path.Combine(BaseDirectory, "primary-again.log"), "-w", "start"]);
+                return;
+            }
+            catch (InvalidOperationException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(500);
+            }
+        }
+    }
 
     /// <summary>
     /// Freezes the standby's WAL receiver (SIGSTOP) so synchronous commits on the primary wait; returns its pid for

@@ -110,11 +110,15 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
         await BreakerTestBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(Queue, ct) is { Ready: 0 }, TimeSpan.FromSeconds(10), "queue drained", ct);
 
         Assert.Equal(CircuitState.Closed, registry.Find(Queue)!.State);
-        Assert.All(dependency.Consumed, pair => Assert.Equal(1, pair.Value));
-        Assert.Equal(Enumerable.Range(1, Messages), dependency.Consumed.Keys.Order());
-        Assert.Equal(redeliveredAtTrip, redelivery.Redelivered);
-        Assert.Equal(redeliveredAtTrip, dependency.RedeliveryCounts.Values.Count(c => c == 1)); // requeues left MT-Redelivery-Count alone
-        Assert.All(dependency.RedeliveryCounts.Values, c => Assert.InRange(c, 0, 1));
+        Assert.Equal(Enumerable.Range(1, Messages), dependency.Consumed.Keys.Order()); // nothing lost
+        Assert.Equal(redeliveredAtTrip, redelivery.Redelivered); // no attempt burned after the trip
+        Assert.All(dependency.RedeliveryCounts.Values, c => Assert.InRange(c, 0, 1)); // requeues left MT-Redelivery-Count alone
+        // A message redelivered before the trip is sent again before its original is acked (at-least-once, as the real
+        // redelivery stage): when the breaker stops the endpoint in that window the ack is lost and both copies run.
+        // Only those few may run twice; the outage itself duplicates nothing.
+        var twice = dependency.Consumed.Count(pair => pair.Value > 1);
+        Assert.InRange(twice, 0, redeliveredAtTrip);
+        Assert.All(dependency.Consumed, pair => Assert.InRange(pair.Value, 1, 2));
         Assert.Null(await bus.InspectQueueAsync(Queue + "_error", ct));
         Assert.Equal(1u, (await bus.InspectQueueAsync(Queue, ct))!.Value.Consumers);
     }
