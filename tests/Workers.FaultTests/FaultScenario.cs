@@ -80,6 +80,10 @@ internal sealed class FaultScenario : IAsyncDisposable
             ["Sample__Payment__LatencyMs"] = "5",
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information",
+
+            // Endpoint starts and stops, connection recoveries and breaker transitions: the story of a failure.
+            ["Logging__LogLevel__MassTransit"] = "Information",
+            ["Logging__LogLevel__Workers.Resilience.CircuitBreaker"] = "Information",
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
@@ -260,10 +264,31 @@ internal sealed class FaultScenario : IAsyncDisposable
         foreach (var worker in workers)
         {
             var output = worker.Output;
-            text.AppendLine(CultureInfo.InvariantCulture, $"--- worker {worker.Id} (last 3000 chars) ---").AppendLine(output.Length > 3000 ? output[^3000..] : output);
+            var file = SaveOutput(worker.Id, output);
+            text.AppendLine(CultureInfo.InvariantCulture, $"--- worker {worker.Id}: last events (full output: {file}) ---");
+            foreach (var line in Headlines(output).TakeLast(40))
+            {
+                text.AppendLine(line);
+            }
         }
 
         return text.ToString();
+    }
+
+    // Warnings, errors and the framework's own events, one line each and cut short: what a reader needs first.
+    private static IEnumerable<string> Headlines(string output) => output
+        .Split('\n')
+        .Where(line => line.StartsWith("warn:", StringComparison.Ordinal) || line.StartsWith("fail:", StringComparison.Ordinal) || line.StartsWith("crit:", StringComparison.Ordinal)
+            || line.StartsWith("info: MassTransit", StringComparison.Ordinal) || line.StartsWith("info: Workers", StringComparison.Ordinal))
+        .Select(line => line.Length > 400 ? line[..400] : line);
+
+    private string SaveOutput(int workerId, string output)
+    {
+        var folder = Path.Combine(AppContext.BaseDirectory, "TestResults", "fault-workers");
+        Directory.CreateDirectory(folder);
+        var file = Path.Combine(folder, string.Create(CultureInfo.InvariantCulture, $"{Vhost}-{workerId}.log"));
+        File.WriteAllText(file, output);
+        return file;
     }
 
     public async ValueTask DisposeAsync()
