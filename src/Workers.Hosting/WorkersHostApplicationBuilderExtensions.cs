@@ -80,7 +80,11 @@ public static class WorkersHostApplicationBuilderExtensions
         });
         services.AddWorkersRedelivery(sp => sp.GetRequiredService<Workers.Resilience.Redelivery.RedeliveryConnection>().BrokerUri);
         services.AddWorkersBreakers();
+        services.AddSingleton(sp => new EndpointActivityRegistry(sp.GetRequiredService<TimeProvider>()));
         services.AddMassTransit(x => BusConfiguration.Configure(x, workers));
+
+        // After the bus: restarts an endpoint that reports ready but consumes nothing (see ConsumerWatchdogOptions).
+        services.AddHostedService<ConsumerWatchdog>();
         services.AddSingleton(new WorkerEndpointCatalog([.. workers.Consumers.Select(c => c.QueueName)]));
         services.AddHealthChecks().AddCheck<CircuitBreakerHealthCheck>("circuit-breakers", tags: [WorkersHealth.ReadyTag, "workers"]);
         AddTelemetry(builder);

@@ -66,6 +66,66 @@ public sealed class DependencyOutageFaultTests(FaultNode node, FaultReport repor
         }
     }
 
+    [Fact]
+    public async Task PaymentDownWhileBrokerKilled_BreakerResumesTheEndpointAfterBoth_NothingLost()
+    {
+        // The breaker stops and starts its endpoint every second or two while the broker dies and comes back:
+        // its starts and stops meet a dead connection and MassTransit's own recovery. Afterwards the endpoint consumes.
+        await using var scenario = await FaultScenario.StartAsync(node, "outkill");
+        var overrides = Path.Combine(Path.GetTempPath(), $"fault-overrides-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(overrides, Payment(down: false), FaultScenario.Cancel);
+        try
+        {
+            var worker = scenario.StartWorker(extra: new Dictionary<string, string>
+            {
+                ["WORKERS_SAMPLE_OVERRIDES"] = overrides,
+                ["Workers__Endpoints__submit-order__CircuitBreaker__FailureRatio"] = "0.5",
+                ["Workers__Endpoints__submit-order__CircuitBreaker__MinimumThroughput"] = "10",
+                ["Workers__Endpoints__submit-order__CircuitBreaker__SamplingDuration"] = "00:00:05",
+                ["Workers__Endpoints__submit-order__CircuitBreaker__BreakDuration"] = "00:00:01",
+                ["Workers__Endpoints__submit-order__CircuitBreaker__MaxBreakDuration"] = "00:00:02",
+            });
+            var http = await worker.WaitForListeningAsync(FaultScenario.Bound);
+            await scenario.WaitConsumingAsync(worker);
+            scenario.StartLoad();
+            await scenario.WaitForProgressAsync(200, FaultScenario.Bound, worker);
+
+            await File.WriteAllTextAsync(overrides, Payment(down: true), FaultScenario.Cancel);
+            scenario.Note("payment down");
+            await FaultScenario.WaitUntilAsync(async () => await OpenTransitionsAsync(http) > 0, FaultScenario.Bound, "the submit-order breaker opened", worker);
+            for (var i = 0; i < FaultSettings.Repeats; i++)
+            {
+                var opens = await OpenTransitionsAsync(http);
+                await node.KillAsync(FaultScenario.Cancel);
+                scenario.Note($"node killed (#{i + 1}) after {opens} openings");
+                await node.StartAsync(FaultScenario.Cancel);
+                scenario.Note("node started");
+
+                // The breaker goes on probing against the restarted broker: it opens again at least once.
+                await FaultScenario.WaitUntilAsync(async () => await OpenTransitionsAsync(http) > opens, FaultScenario.Bound, "the breaker probed and opened again after the restart", worker);
+            }
+
+            var heal = scenario.Clock.ElapsedTicks;
+            await File.WriteAllTextAsync(overrides, Payment(down: false), FaultScenario.Cancel);
+            scenario.Note("payment up");
+            await FaultScenario.WaitUntilAsync(
+                async () => await scenario.Observer.ConsumerCountAsync("submit-order", FaultScenario.Cancel) == 1 && await scenario.Observer.ConsumerCountAsync("order-accepted", FaultScenario.Cancel) == 1,
+                FaultScenario.Bound,
+                "one consumer on each queue after the outage",
+                worker);
+            await scenario.WaitForProgressAsync(300, FaultScenario.Bound, worker);
+            var row = await scenario.SettleAsync($"7b outage + broker kill x{FaultSettings.Repeats}", null, string.Create(CultureInfo.InvariantCulture, $"breaker opened x{await OpenTransitionsAsync(http)}; resent {scenario.Load.Resent}; transport requeues {scenario.TransportFallbacks()}"));
+            row = row with { Recovery = scenario.RecoverySince(heal) };
+            report.Add(row);
+            scenario.AssertSound(row);
+            scenario.AssertNoHealthyOrderDeadLettered(row);
+        }
+        finally
+        {
+            File.Delete(overrides);
+        }
+    }
+
     private static string Payment(bool down) => "{\"Sample\":{\"Payment\":{\"Down\":" + (down ? "true" : "false") + "}}}";
 
     private static async Task<double> OpenTransitionsAsync(Uri http)

@@ -14,6 +14,12 @@ namespace Workers.FaultTests;
 internal sealed class FaultScenario : IAsyncDisposable
 {
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
+
+    /// <summary>Longest settle: the backlog of a loaded machine drains within it.</summary>
+    public static readonly TimeSpan SettleBound = TimeSpan.FromMinutes(5);
+
+    /// <summary>Settling gives up when no confirmed id was accounted for during this long (a stuck consumer).</summary>
+    public static readonly TimeSpan StallBound = TimeSpan.FromSeconds(45);
     private readonly FaultNode node;
     private readonly List<WorkerProcess> workers = [];
     private readonly StringBuilder log = new();
@@ -163,7 +169,7 @@ internal sealed class FaultScenario : IAsyncDisposable
 
     /// <summary>
     /// Stops the load, waits (bounded) until every confirmed id is applied or dead-lettered, and returns the figures.
-    /// Ids neither applied nor dead-lettered when the bound elapses are LOST.
+    /// Ids neither applied nor dead-lettered when progress stalls or the bound elapses are LOST.
     /// </summary>
     public async Task<FaultRow> SettleAsync(string scenario, TimeSpan? recovery, string notes, TimeSpan? timeout = null)
     {
@@ -171,12 +177,24 @@ internal sealed class FaultScenario : IAsyncDisposable
         var confirmed = Load.Confirmed.Keys.ToList();
         bool Accounted(Guid id) => (Effects.Accepted.ContainsKey(id) && Effects.Notified.ContainsKey(id)) || Observer.DeadLettered.ContainsKey(id);
         var deadline = Stopwatch.StartNew();
-        var bound = timeout ?? Bound;
+        var bound = timeout ?? SettleBound;
+        var sinceProgress = Stopwatch.StartNew();
         await Effects.RefreshAsync(Cancel);
-        while (confirmed.Any(id => !Accounted(id)) && deadline.Elapsed < bound)
+        var open = confirmed.Count(id => !Accounted(id));
+
+        // A slow machine drains a backlog slowly, a stuck consumer not at all: wait while ids keep being accounted
+        // for, and give up once none was for StallBound (or after the overall bound).
+        while (open > 0 && deadline.Elapsed < bound && sinceProgress.Elapsed < StallBound)
         {
             await Task.Delay(500, Cancel);
             await Effects.RefreshAsync(Cancel);
+            var now = confirmed.Count(id => !Accounted(id));
+            if (now < open)
+            {
+                sinceProgress.Restart();
+            }
+
+            open = now;
         }
 
         // Final read: the figures below come from one consistent snapshot.

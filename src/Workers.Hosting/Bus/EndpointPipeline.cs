@@ -1,4 +1,5 @@
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
 using Workers.Postgres;
 using Workers.Resilience;
 
@@ -28,6 +29,10 @@ internal static class EndpointPipeline
         {
             endpoint.ConcurrentMessageLimit = limit;
         }
+
+        // The consumer watchdog follows what the endpoint receives and whether it is ready.
+        var activity = context.GetRequiredService<EndpointActivityRegistry>().For(settings.Queue);
+        endpoint.ConnectReceiveEndpointObserver(activity);
 
         if (settings.QueueType == QueueType.Quorum)
         {

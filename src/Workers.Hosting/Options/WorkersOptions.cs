@@ -27,6 +27,9 @@ public sealed class WorkersOptions
     /// <summary>The outbox and inbox database (when the workers use PostgreSQL).</summary>
     public PostgresOptions Postgres { get; set; } = new();
 
+    /// <summary>Restarts a receive endpoint that reports ready but consumes nothing (on by default).</summary>
+    public ConsumerWatchdogOptions ConsumerWatchdog { get; set; } = new();
+
     /// <summary>Metrics and traces (OpenTelemetry).</summary>
     public TelemetryOptions Telemetry { get; set; } = new();
 

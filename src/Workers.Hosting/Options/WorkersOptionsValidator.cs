@@ -41,6 +41,19 @@ internal sealed class WorkersOptionsValidator(IConfiguration? configuration = nu
             errors.Add($"{root}:ShutdownTimeout must be between 00:00:01 and 01:00:00 (was {options.ShutdownTimeout}).");
         }
 
+        if (options.ConsumerWatchdog is { } watchdog)
+        {
+            if (watchdog.Interval < TimeSpan.FromSeconds(1) || watchdog.Interval > TimeSpan.FromMinutes(10))
+            {
+                errors.Add($"{root}:ConsumerWatchdog:Interval must be between 00:00:01 and 00:10:00 (was {watchdog.Interval}).");
+            }
+
+            if (watchdog.StallTimeout < TimeSpan.FromSeconds(1) || watchdog.StallTimeout > TimeSpan.FromHours(1))
+            {
+                errors.Add($"{root}:ConsumerWatchdog:StallTimeout must be between 00:00:01 and 01:00:00 (was {watchdog.StallTimeout}).");
+            }
+        }
+
         var rabbit = options.RabbitMq;
         if (rabbit is not null)
         {

@@ -29,4 +29,11 @@ public static class CircuitBreakerConstants
 
     /// <summary>Number of buckets the sampling window is divided into (the window slides one bucket at a time).</summary>
     public const int WindowBuckets = 10;
+
+    /// <summary>How long a breaker waits for a restarted endpoint to be ready before it tries again.</summary>
+    internal static readonly TimeSpan EndpointReadyTimeout = TimeSpan.FromMinutes(1);
+
+    /// <summary>Pause before retrying a failed endpoint start or stop: 1 s, doubling, at most 30 s.</summary>
+    internal static TimeSpan EndpointRetryDelay(int failures) =>
+        TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Clamp(failures, 1, 6) - 1)));
 }

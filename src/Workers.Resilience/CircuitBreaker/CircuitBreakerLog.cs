@@ -19,4 +19,7 @@ internal static partial class CircuitBreakerLog
 
     [LoggerMessage(EventId = 4104, Level = LogLevel.Error, Message = "Circuit {Circuit}: could not {Action} endpoint {Endpoint}.")]
     public static partial void EndpointActionFailed(ILogger logger, Exception exception, string circuit, string action, Uri endpoint);
+
+    [LoggerMessage(EventId = 4105, Level = LogLevel.Warning, Message = "Circuit {Circuit}: endpoints not in the wanted state after {Failures} attempt(s); trying again in {Delay}.")]
+    public static partial void EndpointRetry(ILogger logger, string circuit, TimeSpan delay, int failures);
 }

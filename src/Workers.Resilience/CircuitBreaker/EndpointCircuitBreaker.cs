@@ -10,23 +10,16 @@ namespace Workers.Resilience.CircuitBreaker;
 /// </summary>
 internal sealed class EndpointCircuitBreaker : IDisposable
 {
-    private static readonly TimeSpan EndpointStartTimeout = TimeSpan.FromMinutes(1);
-
     private readonly Lock gate = new();
     private readonly CircuitStateMachine machine;
     private readonly Type[] breakOn;
     private readonly TimeProvider time;
     private readonly ILogger logger;
-    private readonly List<IReceiveEndpoint> endpoints = [];
-    private readonly List<Uri> addresses = [];
-    private readonly SemaphoreSlim reconcileGate = new(1, 1);
+    private readonly BreakerEndpoints endpoints;
     private TaskCompletionSource verdict = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ITimer? breakTimer;
-    private bool endpointsWanted = true;
-    private bool endpointsRunning = true;
     private string? lastFailure;
     private bool disposed;
-    private volatile bool busRunning = true;
 
     public EndpointCircuitBreaker(string name, CircuitBreakerOptions options, TimeProvider time, ILogger logger)
     {
@@ -35,6 +28,7 @@ internal sealed class EndpointCircuitBreaker : IDisposable
         this.logger = logger;
         machine = new CircuitStateMachine(options, time);
         breakOn = [.. options.BreakOnExceptions.Select(ExceptionClassifier.Resolve)];
+        endpoints = new BreakerEndpoints(name, time, logger);
         CircuitBreakerTelemetry.Track(this);
     }
 
@@ -52,37 +46,29 @@ internal sealed class EndpointCircuitBreaker : IDisposable
     }
 
     /// <summary>Completes when the endpoints reached the state the breaker wants (tests and diagnostics).</summary>
-    internal Task? PendingReconcile { get; private set; }
+    internal Task PendingReconcile => endpoints.Pending;
+
+    /// <summary>Whether every endpoint is consuming or paused as the breaker wants (tests and diagnostics).</summary>
+    internal bool EndpointsSettled => endpoints.Settled;
 
     public CircuitBreakerSnapshot Snapshot()
     {
         lock (gate)
         {
             var (successes, failures) = machine.Totals;
-            return new CircuitBreakerSnapshot(Name, machine.State, [.. addresses], successes, failures, machine.OpenUntil, machine.ConsecutiveBreaks, machine.LastChange, lastFailure);
+            return new CircuitBreakerSnapshot(Name, machine.State, endpoints.Addresses, successes, failures, machine.OpenUntil, machine.ConsecutiveBreaks, machine.LastChange, lastFailure);
         }
     }
 
-    /// <summary>Registers a receive endpoint to pause and resume (called on every endpoint Ready).</summary>
-    public void Attach(IReceiveEndpoint endpoint, Uri inputAddress)
-    {
-        bool stopNow;
-        lock (gate)
-        {
-            if (!endpoints.Contains(endpoint))
-            {
-                endpoints.Add(endpoint);
-                addresses.Add(inputAddress);
-            }
+    /// <summary>
+    /// A receive endpoint of this breaker is ready (called on every endpoint Ready, also after MassTransit recovered
+    /// a connection): it consumes, and is stopped again at once while the breaker is open.
+    /// </summary>
+    public void Attach(IReceiveEndpoint endpoint, Uri inputAddress) =>
+        endpoints.Ready(endpoint, () => new ReceiveEndpointControl(endpoint, inputAddress, CircuitBreakerConstants.EndpointReadyTimeout, time));
 
-            stopNow = !endpointsWanted;
-        }
-
-        if (stopNow)
-        {
-            Reconcile();
-        }
-    }
+    /// <summary>An endpoint of this breaker, ready, given by the way to stop and start it.</summary>
+    internal void Attach(IPausableEndpoint endpoint) => endpoints.Ready(endpoint, () => endpoint);
 
     /// <summary>
     /// Admits a message: returns whether it runs as a half-open probe; throws <see cref="CircuitBreakerOpenException"/>
@@ -117,16 +103,10 @@ internal sealed class EndpointCircuitBreaker : IDisposable
     }
 
     /// <summary>False while the bus stops or is stopped: the endpoints are left alone.</summary>
-    internal bool BusRunning => busRunning;
+    internal bool BusRunning => endpoints.BusRunning;
 
-    public void SetBusRunning(bool running)
-    {
-        busRunning = running;
-        if (running)
-        {
-            Reconcile();
-        }
-    }
+    /// <summary>While the bus stops or is stopped, the endpoints are left alone.</summary>
+    public void SetBusRunning(bool running) => endpoints.SetBusRunning(running);
 
     public void OnSuccess(bool probe)
     {
@@ -171,6 +151,7 @@ internal sealed class EndpointCircuitBreaker : IDisposable
             verdict.TrySetResult();
         }
 
+        endpoints.Dispose();
         CircuitBreakerTelemetry.Untrack(this);
     }
 
@@ -201,16 +182,16 @@ internal sealed class EndpointCircuitBreaker : IDisposable
                 breakTimer?.Dispose();
                 breakTimer = time.CreateTimer(static state => ((EndpointCircuitBreaker)state!).OnBreakTimer(), this, t.BreakDuration, System.Threading.Timeout.InfiniteTimeSpan);
                 ReleaseWaiters();
-                WantEndpoints(false);
+                endpoints.Want(false);
                 break;
             case CircuitState.HalfOpen:
                 CircuitBreakerLog.HalfOpened(logger, Name);
-                WantEndpoints(true);
+                endpoints.Want(true);
                 break;
             default:
                 CircuitBreakerLog.Closed(logger, Name);
                 ReleaseWaiters();
-                WantEndpoints(true);
+                endpoints.Want(true);
                 break;
         }
     }
@@ -220,17 +201,6 @@ internal sealed class EndpointCircuitBreaker : IDisposable
         var previous = verdict;
         verdict = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         previous.TrySetResult();
-    }
-
-    private void WantEndpoints(bool running)
-    {
-        if (endpointsWanted == running)
-        {
-            return;
-        }
-
-        endpointsWanted = running;
-        Reconcile();
     }
 
     private void OnBreakTimer()
@@ -244,66 +214,6 @@ internal sealed class EndpointCircuitBreaker : IDisposable
                 var rest = until - time.GetUtcNow();
                 breakTimer?.Change(rest > TimeSpan.FromMilliseconds(1) ? rest : TimeSpan.FromMilliseconds(1), System.Threading.Timeout.InfiniteTimeSpan);
             }
-        }
-    }
-
-    private void Reconcile() => PendingReconcile = Task.Run(ReconcileAsync);
-
-    // Stops or starts the endpoints until they are in the wanted state; never runs inside a consume pipe,
-    // because stopping an endpoint waits for its in-flight messages.
-    private async Task ReconcileAsync()
-    {
-        await reconcileGate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            while (true)
-            {
-                bool wanted;
-                IReceiveEndpoint[] targets;
-                Uri[] targetAddresses;
-                lock (gate)
-                {
-                    if (disposed || !busRunning || endpointsWanted == endpointsRunning)
-                    {
-                        return;
-                    }
-
-                    wanted = endpointsWanted;
-                    targets = [.. endpoints];
-                    targetAddresses = [.. addresses];
-                }
-
-                for (var i = 0; i < targets.Length; i++)
-                {
-                    var action = wanted ? "start" : "stop";
-                    try
-                    {
-                        CircuitBreakerLog.EndpointAction(logger, Name, action, targetAddresses[i]);
-                        if (wanted)
-                        {
-                            var handle = targets[i].Start(CancellationToken.None);
-                            await handle.Ready.WaitAsync(EndpointStartTimeout, time).ConfigureAwait(false);
-                        }
-                        else
-                        {
-                            await targets[i].Stop(CancellationToken.None).ConfigureAwait(false);
-                        }
-                    }
-                    catch (Exception ex)
-                    {
-                        CircuitBreakerLog.EndpointActionFailed(logger, ex, Name, action, targetAddresses[i]);
-                    }
-                }
-
-                lock (gate)
-                {
-                    endpointsRunning = wanted;
-                }
-            }
-        }
-        finally
-        {
-            reconcileGate.Release();
         }
     }
 }

@@ -102,6 +102,29 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
         return current.ServerProperties ?? new Dictionary<string, object?>();
     }
 
+    /// <summary>
+    /// Ready messages and consumers of a queue as the broker counts them (a passive declare on a channel of its own:
+    /// a missing queue closes only that channel). Null when the queue does not exist.
+    /// </summary>
+    public async Task<(uint Messages, uint Consumers)?> InspectQueueAsync(string queue, CancellationToken cancellationToken)
+    {
+        var current = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var channel = await current.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using (channel.ConfigureAwait(false))
+        {
+            try
+            {
+                var ok = await channel.QueueDeclarePassiveAsync(queue, cancellationToken).ConfigureAwait(false);
+                await channel.CloseAsync(cancellationToken).ConfigureAwait(false);
+                return (ok.MessageCount, ok.ConsumerCount);
+            }
+            catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 404)
+            {
+                return null;
+            }
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await gate.WaitAsync().ConfigureAwait(false);

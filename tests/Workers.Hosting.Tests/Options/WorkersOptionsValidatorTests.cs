@@ -42,6 +42,20 @@ public sealed class WorkersOptionsValidatorTests
     }
 
     [Fact]
+    public void ConsumerWatchdogOutOfRange_BothErrorsReported()
+    {
+        var options = new WorkersOptions();
+        options.ConsumerWatchdog.Interval = TimeSpan.FromMilliseconds(10);
+        options.ConsumerWatchdog.StallTimeout = TimeSpan.FromHours(2);
+
+        var errors = WorkersOptionsValidator.Collect(options);
+
+        Assert.Equal(2, errors.Count);
+        Assert.Contains(errors, e => e.StartsWith("Workers:ConsumerWatchdog:Interval must be between 00:00:01 and 00:10:00", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Workers:ConsumerWatchdog:StallTimeout must be between 00:00:01 and 01:00:00", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void ConcurrencyAbovePrefetch_IsRejected()
     {
         var options = new WorkersOptions();
