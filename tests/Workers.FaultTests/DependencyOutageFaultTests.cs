@@ -114,7 +114,8 @@ public sealed class DependencyOutageFaultTests(FaultNode node, FaultReport repor
                 "one consumer on each queue after the outage",
                 worker);
             await scenario.WaitForProgressAsync(300, FaultScenario.Bound, worker);
-            var row = await scenario.SettleAsync($"7b outage + broker kill x{FaultSettings.Repeats}", null, string.Create(CultureInfo.InvariantCulture, $"breaker opened x{await OpenTransitionsAsync(http)}; resent {scenario.Load.Resent}; transport requeues {scenario.TransportFallbacks()}"));
+            var openings = await OpenTransitionsAsync(http);
+            var row = await scenario.SettleAsync($"7b outage + broker kill x{FaultSettings.Repeats}", null, string.Create(CultureInfo.InvariantCulture, $"breaker opened x{openings}; resent {scenario.Load.Resent}; transport requeues {scenario.TransportFallbacks()}"));
             row = row with { Recovery = scenario.RecoverySince(heal) };
             report.Add(row);
             scenario.AssertSound(row);
