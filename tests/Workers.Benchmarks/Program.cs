@@ -46,6 +46,7 @@ Contender[] all =
     new MassTransitContender(MassTransitSettings.Tuned),
     new WolverineContender(),
     new WorkersContender(),
+    new WorkersContender("workers-inbox", inbox: true),
 ];
 
 IReadOnlyList<Contender> contenders;
