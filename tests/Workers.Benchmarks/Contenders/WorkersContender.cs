@@ -24,7 +24,8 @@ namespace Workers.Benchmarks.Contenders;
 /// <param name="prefetch">Overrides <c>Workers:RabbitMq:PrefetchCount</c> (null = the Workers default).</param>
 /// <param name="concurrentMessageLimit">Sets <c>Workers:Endpoints:QUEUE:ConcurrentMessageLimit</c> (null = unset).</param>
 /// <param name="inbox">Run the consumer with the PostgreSQL inbox (a database of this contender's own).</param>
-internal sealed class WorkersContender(string name = "workers", int? prefetch = null, int? concurrentMessageLimit = null, bool inbox = false) : Contender
+/// <param name="telemetry">null = the Workers default; false sets <c>Workers:Telemetry:Enabled</c> to false (variant <c>-notel</c>).</param>
+internal sealed class WorkersContender(string name = "workers", int? prefetch = null, int? concurrentMessageLimit = null, bool inbox = false, bool? telemetry = null) : Contender
 {
     private BenchDatabase? inboxDatabase;
 
@@ -35,6 +36,7 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
         $"prefetch {prefetch ?? RabbitMqOptions.DefaultPrefetchCount}{(prefetch is null ? " (RabbitMqOptions.DefaultPrefetchCount)" : string.Empty)}, " +
         $"ConcurrentMessageLimit {concurrentMessageLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset (= prefetch)"}, envelope JSON, publisher confirms on; " + PipelineDescription +
         (inbox ? "; inbox ON (UsePostgres<BenchDbContext>: one INSERT … ON CONFLICT + COMMIT per message)" : "; inbox off (no database)") +
+        (telemetry is false ? "; telemetry OFF (Workers:Telemetry:Enabled = false)" : string.Empty) +
         (inbox ? string.Empty : "; outbox = IWorkersOutbox.Send + SaveChanges (business row + outbox row), relayed by the OutboxDispatcher (defaults: batch 100, NOTIFY wake-up)");
 
     /// <summary>What <see cref="ConfigurePipeline"/> enables, for the report.</summary>
@@ -254,6 +256,11 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
         {
             builder.Configuration["Workers:Postgres:ConnectionString"] = postgres;
             builder.Configuration[PostgresOptions.ConnectionStringVariable] = postgres;
+        }
+
+        if (telemetry is { } enabled)
+        {
+            builder.Configuration["Workers:Telemetry:Enabled"] = enabled ? "true" : "false";
         }
 
         if (prefetch is { } p)

@@ -6,6 +6,7 @@ namespace Workers.Benchmarks.Reporting;
 internal static class Metrics
 {
     public const string Publish = "publish msg/s";
+    public const string PublishCpu = "publish CPU µs/msg";
     public const string DrainCpu = "consume-drain CPU µs/msg";
     public const string Drain = "consume-drain msg/s";
     public const string EndToEnd = "end-to-end msg/s";
@@ -20,9 +21,9 @@ internal static class Metrics
     public const string OutboxP99 = "outbox commit→consume p99 ms";
     public const string Failure = "failure-path msg/s";
 
-    public static IReadOnlyList<string> All { get; } = [Drain, DrainCpu, Publish, EndToEnd, LatencyRate, LatencyP50, LatencyP99, LatencyP999, Outbox, OutboxEnqueue, OutboxDrain, OutboxP50, OutboxP99, Failure];
+    public static IReadOnlyList<string> All { get; } = [Drain, DrainCpu, Publish, PublishCpu, EndToEnd, LatencyRate, LatencyP50, LatencyP99, LatencyP999, Outbox, OutboxEnqueue, OutboxDrain, OutboxP50, OutboxP99, Failure];
 
-    public static bool LowerIsBetter(string metric) => metric.StartsWith("latency p", StringComparison.Ordinal) || metric == DrainCpu || metric == OutboxP50 || metric == OutboxP99;
+    public static bool LowerIsBetter(string metric) => metric.StartsWith("latency p", StringComparison.Ordinal) || metric == DrainCpu || metric == PublishCpu || metric == OutboxP50 || metric == OutboxP99;
 }
 
 /// <summary>One measured value.</summary>
