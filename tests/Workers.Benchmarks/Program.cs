@@ -30,7 +30,7 @@ if (settings.Micro)
         .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance))
         .WithOptions(ConfigOptions.DisableOptimizationsValidator)
         .WithArtifactsPath(Path.Combine(settings.OutputDirectory, "micro"));
-    BenchmarkSwitcher.FromTypes([typeof(ExceptionClassifierBenchmarks), typeof(FilterPassThroughBenchmarks)])
+    BenchmarkSwitcher.FromTypes([typeof(ExceptionClassifierBenchmarks), typeof(FilterPassThroughBenchmarks), typeof(PipelineHotPathBenchmarks)])
         .Run([.. settings.MicroArguments.DefaultIfEmpty("--filter"), .. settings.MicroArguments.Count == 0 ? new[] { "*" } : []], config);
     return 0;
 }
