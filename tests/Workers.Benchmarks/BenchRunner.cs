@@ -13,6 +13,7 @@ namespace Workers.Benchmarks;
 internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contender> contenders, TextWriter log)
 {
     public const string Baseline = "npgsql-baseline";
+    public const string BaselineNotify = "npgsql-baseline+notify";
     private const int DatabaseWindow = 16;
     private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(45);
 
@@ -52,17 +53,25 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
 
                 if (Enabled("outbox"))
                 {
-                    await MeasureAsync(results, Baseline, round, "outbox", async () =>
+                    foreach (var (baseline, notify) in new[] { (Baseline, false), (BaselineNotify, true) })
                     {
-                        var rate = await Calibration.OutboxBaselineAsync(OutboxCount, DatabaseWindow, cancellationToken).ConfigureAwait(false);
-                        results.Add(Baseline, Metrics.Outbox, round, rate);
-                        return $"{rate:0} msg/s";
-                    }).ConfigureAwait(false);
+                        await MeasureAsync(results, baseline, round, "outbox", async () =>
+                        {
+                            var rate = await Calibration.OutboxBaselineAsync(Outbox.Backlog, DatabaseWindow, notify, cancellationToken).ConfigureAwait(false);
+                            results.Add(baseline, Metrics.OutboxEnqueue, round, rate);
+                            return $"enqueue {rate:0} tx/s";
+                        }).ConfigureAwait(false);
+                    }
                 }
             }
         }
         finally
         {
+            foreach (var contender in contenders)
+            {
+                await contender.CleanupAsync().ConfigureAwait(false);
+            }
+
             foreach (var vhost in vhosts.Values)
             {
                 await vhost.DisposeAsync().ConfigureAwait(false);
@@ -73,6 +82,8 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
     }
 
     private int OutboxCount => Math.Max(500, settings.Messages / 5);
+
+    private OutboxWorkload Outbox => new(OutboxCount, DatabaseWindow, settings.OutboxBacklog ?? OutboxCount, settings.OutboxRate, settings.LatencySeconds);
 
     private bool Enabled(string workload) => settings.Workloads.Count == 0 || settings.Workloads.Contains(workload, StringComparer.OrdinalIgnoreCase)
         || (workload == "publish-drain" && settings.Workloads.Any(w => w is "publish" or "drain"));
@@ -117,14 +128,26 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
             {
                 var queue = $"drain-{round}";
                 double publish;
+                double publishCpu;
                 await using (var producer = await contender.StartProducerAsync(vhost, queue, cancellationToken).ConfigureAwait(false))
                 {
                     var started = Stopwatch.GetTimestamp();
+                    var cpu = Environment.CpuUsage.TotalTime;
                     await Load.RunAsync(n, settings.PublishWindow, (id, ct) => producer.PublishAsync(BenchMessage.Create(id), ct), cancellationToken).ConfigureAwait(false);
                     publish = n / Stopwatch.GetElapsedTime(started).TotalSeconds;
+                    publishCpu = (Environment.CpuUsage.TotalTime - cpu).TotalMicroseconds / n; // only the producer runs in this process now
+                }
+
+                // Every publish completed at its confirm, so every message is in the queue now; fewer means the
+                // contender's publish returned before the broker had the message (its rate is then not comparable).
+                var queued = await vhost.CountMessagesAsync(queue, cancellationToken).ConfigureAwait(false);
+                if (queued < n)
+                {
+                    results.Problem($"round {round}, {name}, publish: only {queued} of {n} messages were in the queue when the last publish returned: its publishes do not wait for the broker");
                 }
 
                 results.Add(name, Metrics.Publish, round, publish);
+                results.Add(name, Metrics.PublishCpu, round, publishCpu);
                 var probe = new ConsumeProbe(n);
                 await using (await contender.StartConsumerAsync(vhost, queue, probe, failures: false, cancellationToken).ConfigureAwait(false))
                 {
@@ -136,7 +159,7 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
                 results.Add(name, Metrics.Drain, round, drain);
                 results.Add(name, Metrics.DrainCpu, round, probe.CpuMicrosecondsPerMessage);
                 await vhost.DeleteQueueAsync(queue, cancellationToken).ConfigureAwait(false);
-                return $"publish {publish:0} msg/s, drain {drain:0} msg/s ({probe.CpuMicrosecondsPerMessage:0} µs CPU/msg)";
+                return $"publish {publish:0} msg/s ({publishCpu:0} µs CPU/msg), drain {drain:0} msg/s ({probe.CpuMicrosecondsPerMessage:0} µs CPU/msg)";
             }).ConfigureAwait(false);
         }
 
@@ -185,15 +208,49 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
         {
             await MeasureAsync(results, name, round, "outbox", async () =>
             {
-                var rate = await contender.RunOutboxAsync(vhost, $"outbox-{round}", OutboxCount, DatabaseWindow, cancellationToken).ConfigureAwait(false);
-                if (rate is null)
+                var queue = $"outbox-{round}";
+                var workload = Outbox;
+                if (contender is RawContender)
+                {
+                    // No outbox: the reference for commit→consume is publish→consume at the same fixed rate.
+                    var histogram = await LatencyAtAsync(contender, vhost, queue, workload.LatencyRate, cancellationToken).ConfigureAwait(false);
+                    var (p50, p99) = (histogram.GetValueAtPercentile(50) / 1000.0, histogram.GetValueAtPercentile(99) / 1000.0);
+                    results.Add(name, Metrics.OutboxP50, round, p50);
+                    results.Add(name, Metrics.OutboxP99, round, p99);
+                    await vhost.DeleteQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+                    return Text($"no outbox; publish→consume at {workload.LatencyRate:0} msg/s: p50 {p50:0.00} ms, p99 {p99:0.00} ms");
+                }
+
+                var outbox = await contender.RunOutboxAsync(vhost, queue, workload, cancellationToken).ConfigureAwait(false);
+                if (outbox is null)
                 {
                     return "not measured";
                 }
 
-                results.Add(name, Metrics.Outbox, round, rate.Value);
-                await vhost.DeleteQueueAsync($"outbox-{round}", cancellationToken).ConfigureAwait(false);
-                return $"{rate:0} msg/s";
+                results.Add(name, Metrics.Outbox, round, outbox.EndToEnd);
+                var outcome = Text($"end-to-end {outbox.EndToEnd:0} msg/s");
+                if (outbox.Enqueue is { } enqueue)
+                {
+                    results.Add(name, Metrics.OutboxEnqueue, round, enqueue);
+                    outcome += Text($", enqueue {enqueue:0} tx/s");
+                }
+
+                if (outbox.RelayDrain is { } drain)
+                {
+                    results.Add(name, Metrics.OutboxDrain, round, drain);
+                    outcome += Text($", relay drain of {workload.Backlog} {drain:0} msg/s");
+                }
+
+                if (outbox.Latency is { } latency)
+                {
+                    var (p50, p99) = (latency.GetValueAtPercentile(50) / 1000.0, latency.GetValueAtPercentile(99) / 1000.0);
+                    results.Add(name, Metrics.OutboxP50, round, p50);
+                    results.Add(name, Metrics.OutboxP99, round, p99);
+                    outcome += Text($", commit→consume at {workload.LatencyRate:0} tx/s: p50 {p50:0.00} ms, p99 {p99:0.00} ms");
+                }
+
+                await vhost.DeleteQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+                return outcome;
             }).ConfigureAwait(false);
         }
 
@@ -281,46 +338,29 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
         return count / Stopwatch.GetElapsedTime(started, probe.LastTimestamp).TotalSeconds;
     }
 
+    /// <summary>Publish→consume latency (µs) at a fixed rate for <c>--latency-seconds</c>, first 10 % discarded.</summary>
+    private async Task<HdrHistogram.LongHistogram> LatencyAtAsync(Contender contender, BenchVhost vhost, string queue, double rate, CancellationToken cancellationToken)
+    {
+        var count = (int)Math.Max(100, rate * settings.LatencySeconds);
+        var probe = new ConsumeProbe(count, recordLatency: true, latencySkip: count / 10);
+        await using (await contender.StartConsumerAsync(vhost, queue, probe, failures: false, cancellationToken).ConfigureAwait(false))
+        await using (var producer = await contender.StartProducerAsync(vhost, queue, cancellationToken).ConfigureAwait(false))
+        {
+            await PacedAsync(producer, count, rate, cancellationToken).ConfigureAwait(false);
+            await probe.WaitAsync(StallTimeout, cancellationToken).ConfigureAwait(false);
+        }
+
+        return probe.Latency!;
+    }
+
+    private static string Text(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
     /// <summary>
     /// Publishes at a fixed rate; each message carries its intended send time, so a stalled publisher shows up as
-    /// latency (no coordinated omission). Publishes are not awaited one by one; at most 10 000 are in flight.
+    /// latency (no coordinated omission).
     /// </summary>
-    private static async Task PacedAsync(IBenchProducer producer, int count, double rate, CancellationToken cancellationToken)
-    {
-        using var gate = new SemaphoreSlim(10_000, 10_000);
-        var pending = new List<Task>(count);
-        var start = Stopwatch.GetTimestamp();
-        var ticksPerMessage = Stopwatch.Frequency / rate;
-        var sent = 0;
-        while (sent < count)
-        {
-            var due = (long)((Stopwatch.GetTimestamp() - start) / ticksPerMessage) + 1;
-            while (sent < count && sent < due)
-            {
-                var intended = start + (long)(sent * ticksPerMessage);
-                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-                var message = BenchMessage.Create(sent, sentTimestamp: intended);
-                pending.Add(SendAsync(message));
-                sent++;
-            }
-
-            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
-        }
-
-        await Task.WhenAll(pending).ConfigureAwait(false);
-
-        async Task SendAsync(BenchMessage message)
-        {
-            try
-            {
-                await producer.PublishAsync(message, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                gate.Release();
-            }
-        }
-    }
+    private static Task PacedAsync(IBenchProducer producer, int count, double rate, CancellationToken cancellationToken) =>
+        Load.PacedAsync(count, rate, (id, intended, ct) => producer.PublishAsync(BenchMessage.Create(id, sentTimestamp: intended), ct), cancellationToken);
 
     private async Task MeasureAsync(RunResults results, string contender, int round, string workload, Func<Task<string>> measure)
     {

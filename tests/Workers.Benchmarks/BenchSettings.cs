@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Workers.Benchmarks;
 
-/// <summary>The command line: <c>[--quick] [--rounds N] [--messages N] [--only a,b] [--micro] [--out DIR]</c>.</summary>
+/// <summary>The command line: <c>[--quick] [--rounds N] [--messages N] [--only a,b] [--outbox-backlog N] [--micro] [--out DIR]</c>.</summary>
 internal sealed class BenchSettings
 {
     public const int DefaultMessages = 50_000;
@@ -37,6 +37,14 @@ internal sealed class BenchSettings
     /// <summary>Seconds of fixed-rate traffic in the latency workload.</summary>
     public int LatencySeconds { get; private set; } = 8;
 
+    /// <summary>Rows of the outbox relay-drain backlog (null = the outbox transaction count, messages / 5).</summary>
+    public int? OutboxBacklog { get; private set; }
+
+    /// <summary>Fixed rate (transactions per second) of the outbox commit→consume latency workload.</summary>
+    public int OutboxRate { get; private set; } = DefaultOutboxRate;
+
+    public const int DefaultOutboxRate = 200;
+
     /// <summary>Arguments after <c>--micro</c>, handed to BenchmarkDotNet.</summary>
     public IReadOnlyList<string> MicroArguments { get; private set; } = [];
 
@@ -69,6 +77,12 @@ internal sealed class BenchSettings
                 case "--latency-seconds":
                     latency = Number(args, ref i, 1);
                     break;
+                case "--outbox-backlog":
+                    settings.OutboxBacklog = Number(args, ref i, 100);
+                    break;
+                case "--outbox-rate":
+                    settings.OutboxRate = Number(args, ref i, 1);
+                    break;
                 case "--only":
                     settings.Only = List(Value(args, ref i));
                     break;
@@ -99,7 +113,7 @@ internal sealed class BenchSettings
     public const string Usage =
         "usage: dotnet run -c Release --project tests/Workers.Benchmarks -- [--quick] [--rounds N] [--messages N]\n" +
         "           [--only raw,masstransit-default,masstransit-tuned,wolverine,workers] [--workloads drain,publish,e2e,latency,outbox,failure]\n" +
-        "           [--window N] [--latency-seconds N] [--out DIR]\n" +
+        "           [--window N] [--latency-seconds N] [--outbox-backlog N] [--outbox-rate N] [--out DIR]\n" +
         "       dotnet run -c Release --project tests/Workers.Benchmarks -- --micro [BenchmarkDotNet arguments]";
 
     private static string Value(string[] args, ref int i)

@@ -30,7 +30,7 @@ if (settings.Micro)
         .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance))
         .WithOptions(ConfigOptions.DisableOptimizationsValidator)
         .WithArtifactsPath(Path.Combine(settings.OutputDirectory, "micro"));
-    BenchmarkSwitcher.FromTypes([typeof(ExceptionClassifierBenchmarks), typeof(FilterPassThroughBenchmarks)])
+    BenchmarkSwitcher.FromTypes([typeof(ExceptionClassifierBenchmarks), typeof(FilterPassThroughBenchmarks), typeof(PipelineHotPathBenchmarks)])
         .Run([.. settings.MicroArguments.DefaultIfEmpty("--filter"), .. settings.MicroArguments.Count == 0 ? new[] { "*" } : []], config);
     return 0;
 }
@@ -46,6 +46,7 @@ Contender[] all =
     new MassTransitContender(MassTransitSettings.Tuned),
     new WolverineContender(),
     new WorkersContender(),
+    new WorkersContender("workers-inbox", inbox: true),
 ];
 
 IReadOnlyList<Contender> contenders;

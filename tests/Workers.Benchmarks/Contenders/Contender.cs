@@ -1,3 +1,4 @@
+using HdrHistogram;
 using Workers.Benchmarks.Infrastructure;
 
 namespace Workers.Benchmarks.Contenders;
@@ -29,12 +30,14 @@ internal abstract class Contender
     public virtual bool SupportsFailures => true;
 
     /// <summary>
-    /// The outbox workload: <paramref name="count"/> messages stored in PostgreSQL in the same transaction as a
-    /// business row, then relayed to RabbitMQ and consumed. Returns messages per second, or null when the
-    /// contender has no outbox (yet).
+    /// The outbox workloads: messages stored in PostgreSQL in the same transaction as a business row, then relayed
+    /// to RabbitMQ and consumed. Returns what the contender measured, or null when it has no outbox.
     /// </summary>
-    public virtual Task<double?> RunOutboxAsync(BenchVhost vhost, string queue, int count, int window, CancellationToken cancellationToken) =>
-        Task.FromResult<double?>(null);
+    public virtual Task<OutboxResult?> RunOutboxAsync(BenchVhost vhost, string queue, OutboxWorkload workload, CancellationToken cancellationToken) =>
+        Task.FromResult<OutboxResult?>(null);
+
+    /// <summary>Releases what the contender kept across measurements (a database); called once at the end.</summary>
+    public virtual ValueTask CleanupAsync() => ValueTask.CompletedTask;
 
     /// <summary>Why <see cref="RunOutboxAsync"/> or the failure workload is not measured, for the report.</summary>
     public virtual string? NotMeasuredNote => null;
@@ -45,3 +48,18 @@ internal interface IBenchProducer : IAsyncDisposable
 {
     Task PublishAsync(BenchMessage message, CancellationToken cancellationToken);
 }
+
+/// <summary>What the outbox workloads do, the same for every contender.</summary>
+/// <param name="Count">Transactions of the end-to-end and enqueue workloads.</param>
+/// <param name="Window">Transactions in flight at once.</param>
+/// <param name="Backlog">Rows enqueued with the relay stopped, then drained.</param>
+/// <param name="LatencyRate">Fixed rate (transactions per second) of the commit→consume latency workload.</param>
+/// <param name="LatencySeconds">How long that rate is offered.</param>
+internal sealed record OutboxWorkload(int Count, int Window, int Backlog, double LatencyRate, int LatencySeconds);
+
+/// <summary>What one contender's outbox measured; null where it was not measured.</summary>
+/// <param name="EndToEnd">Transactions committed while the relay runs, first commit to last consume (msg/s).</param>
+/// <param name="Enqueue">Transactions (business row + outbox row) committed per second with the relay stopped.</param>
+/// <param name="RelayDrain">A backlog relayed to the broker and consumed: first to last consume (msg/s).</param>
+/// <param name="Latency">Commit returned → consumed, at <see cref="OutboxWorkload.LatencyRate"/> (µs).</param>
+internal sealed record OutboxResult(double EndToEnd, double? Enqueue = null, double? RelayDrain = null, LongHistogram? Latency = null);

@@ -17,7 +17,12 @@ internal static partial class Variants
         var workers = WorkersPattern().Match(name);
         if (workers.Success)
         {
-            return new WorkersContender(name, Int(workers.Groups["p"]), Int(workers.Groups["c"]));
+            return new WorkersContender(name, Int(workers.Groups["p"]), Int(workers.Groups["c"]), telemetry: workers.Groups["notel"].Success ? false : null);
+        }
+
+        if (name == "workers-notel")
+        {
+            return new WorkersContender(name, telemetry: false);
         }
 
         var wolverine = WolverinePattern().Match(name);
@@ -29,7 +34,7 @@ internal static partial class Variants
     [GeneratedRegex("^masstransit-p(?<p>[0-9]+)(-c(?<c>[0-9]+))?(?<raw>-raw)?$", RegexOptions.CultureInvariant)]
     private static partial Regex MassTransitPattern();
 
-    [GeneratedRegex("^workers-p(?<p>[0-9]+)(-c(?<c>[0-9]+))?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^workers-p(?<p>[0-9]+)(-c(?<c>[0-9]+))?(?<notel>-notel)?$", RegexOptions.CultureInvariant)]
     private static partial Regex WorkersPattern();
 
     [GeneratedRegex("^wolverine-l(?<l>[0-9]+)$", RegexOptions.CultureInvariant)]

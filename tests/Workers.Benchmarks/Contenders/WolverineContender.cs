@@ -17,8 +17,10 @@ namespace Workers.Benchmarks.Contenders;
 
 /// <summary>
 /// Wolverine 6.62.0 (WolverineFx.RabbitMQ) set as close to the other contenders' guarantees as it allows:
-/// channels with publisher confirmations and confirmation tracking; the sender is <c>SendInline()</c> (each publish
-/// awaits the broker instead of Wolverine's in-memory batching sender, which confirms nothing to the caller);
+/// channels with publisher confirmations and confirmation tracking; the sender is <c>SendInline()</c> with
+/// <c>Durability.UseSyncRetryBlock = true</c>: each publish awaits the broker's confirm. (<c>SendInline()</c> alone
+/// still hands the envelope to an in-memory retry block and returns before the send: its "publish" rate then
+/// measures an in-memory queue, not confirmed publishes; the default batching sender confirms nothing to the caller either.)
 /// the listener is <c>ProcessInline()</c> (acks after the handler ran — the buffered default acks on receipt);
 /// queues durable, messages persistent (Wolverine's defaults). Failures: <c>OnException().RetryOnce()</c> (inline retry).
 /// Outbox: PostgreSQL message storage with <c>UseDurableOutbox()</c> on the sender.
@@ -30,7 +32,7 @@ internal sealed class WolverineContender(string name = "wolverine", ushort prefe
     public override string Name => name;
 
     public override string Settings =>
-        $"WolverineFx 6.62.0; publisher confirms + tracking; SendInline(); ProcessInline(); PreFetchCount({prefetch}); ListenerCount({listeners}); " +
+        $"WolverineFx 6.62.0; publisher confirms + tracking; SendInline() + Durability.UseSyncRetryBlock (publish awaits the confirm); ProcessInline(); PreFetchCount({prefetch}); ListenerCount({listeners}); " +
         "System.Text.Json; failure = OnException<T>().RetryOnce(); outbox = PersistMessagesWithPostgresql + UseDurableOutbox()";
 
     public override async Task<IBenchProducer> StartProducerAsync(BenchVhost vhost, string queue, CancellationToken cancellationToken)
@@ -38,6 +40,7 @@ internal sealed class WolverineContender(string name = "wolverine", ushort prefe
         var host = BuildHost("bench-wolverine-producer", vhost, services => { }, opts =>
         {
             opts.PublishMessage<BenchMessage>().ToRabbitQueue(queue).SendInline();
+            opts.Durability.UseSyncRetryBlock = true; // PublishAsync completes at the confirm, as for the other contenders
         });
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
         return new Producer(host);
@@ -59,8 +62,10 @@ internal sealed class WolverineContender(string name = "wolverine", ushort prefe
         return new HostStopper(host);
     }
 
-    public override async Task<double?> RunOutboxAsync(BenchVhost vhost, string queue, int count, int window, CancellationToken cancellationToken)
+    public override async Task<OutboxResult?> RunOutboxAsync(BenchVhost vhost, string queue, OutboxWorkload workload, CancellationToken cancellationToken)
     {
+        var count = workload.Count;
+        var window = workload.Window;
         await using var database = await BenchDatabase.CreateAsync("wolverine", cancellationToken).ConfigureAwait(false);
         await database.ExecuteAsync("create table business_rows (id bigint primary key, payload text not null)", cancellationToken).ConfigureAwait(false);
         var probe = new ConsumeProbe(count);
@@ -99,7 +104,7 @@ internal sealed class WolverineContender(string name = "wolverine", ushort prefe
                 }, cancellationToken).ConfigureAwait(false);
                 await probe.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
                 var elapsed = Stopwatch.GetElapsedTime(started, probe.LastTimestamp);
-                return count / elapsed.TotalSeconds;
+                return new OutboxResult(count / elapsed.TotalSeconds);
             }
             finally
             {

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using HdrHistogram;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -5,38 +7,48 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Workers.Benchmarks.Infrastructure;
 using Workers.Hosting;
+using Workers.Postgres;
 
 namespace Workers.Benchmarks.Contenders;
 
 /// <summary>
 /// Workers as a user runs it: <c>builder.AddWorkers(w =&gt; w.AddConsumer&lt;T&gt;("queue"))</c> with its default
 /// options (publisher confirms, durable queues, <see cref="RabbitMqOptions.DefaultPrefetchCount"/>), configured
-/// only through the <c>Workers</c> configuration section. <see cref="ConfigurePipeline"/> is the single place where
-/// the resilience middleware and the outbox get switched on once they are merged.
+/// only through the <c>Workers</c> configuration section, with the full resilience pipeline on
+/// (<see cref="ConfigurePipeline"/>). With <paramref name="inbox"/> the consumer also runs the PostgreSQL inbox
+/// (<c>UsePostgres&lt;BenchDbContext&gt;()</c>: every message is recorded and deduplicated in its own transaction).
+/// The outbox workload uses the Workers outbox the way an application does (business row + outbox row, one
+/// <c>SaveChanges</c>), relayed by the outbox dispatcher of an <c>AddWorkers(... UsePostgres ...)</c> host.
 /// </summary>
 /// <param name="name">Report name; variants other than the defaults are named <c>workers-pP[-cC]</c>.</param>
 /// <param name="prefetch">Overrides <c>Workers:RabbitMq:PrefetchCount</c> (null = the Workers default).</param>
 /// <param name="concurrentMessageLimit">Sets <c>Workers:Endpoints:QUEUE:ConcurrentMessageLimit</c> (null = unset).</param>
-internal sealed class WorkersContender(string name = "workers", int? prefetch = null, int? concurrentMessageLimit = null) : Contender
+/// <param name="inbox">Run the consumer with the PostgreSQL inbox (a database of this contender's own).</param>
+/// <param name="telemetry">null = the Workers default; false sets <c>Workers:Telemetry:Enabled</c> to false (variant <c>-notel</c>).</param>
+internal sealed class WorkersContender(string name = "workers", int? prefetch = null, int? concurrentMessageLimit = null, bool inbox = false, bool? telemetry = null) : Contender
 {
+    private BenchDatabase? inboxDatabase;
+
     public override string Name => name;
 
     public override string Settings =>
-        (prefetch is null && concurrentMessageLimit is null ? "AddWorkers defaults from main: " : "AddWorkers, configured: ") +
+        (prefetch is null && concurrentMessageLimit is null ? "AddWorkers defaults: " : "AddWorkers, configured: ") +
         $"prefetch {prefetch ?? RabbitMqOptions.DefaultPrefetchCount}{(prefetch is null ? " (RabbitMqOptions.DefaultPrefetchCount)" : string.Empty)}, " +
-        $"ConcurrentMessageLimit {concurrentMessageLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset (= prefetch)"}, envelope JSON, publisher confirms on; " + PipelineDescription;
+        $"ConcurrentMessageLimit {concurrentMessageLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset (= prefetch)"}, envelope JSON, publisher confirms on; " + PipelineDescription +
+        (inbox ? "; inbox ON (UsePostgres<BenchDbContext>: one INSERT … ON CONFLICT + COMMIT per message)" : "; inbox off (no database)") +
+        (telemetry is false ? "; telemetry OFF (Workers:Telemetry:Enabled = false)" : string.Empty) +
+        (inbox ? string.Empty : "; outbox = IWorkersOutbox.Send + SaveChanges (business row + outbox row), relayed by the OutboxDispatcher (defaults: batch 100, NOTIFY wake-up)");
 
-    /// <summary>What <see cref="ConfigurePipeline"/> enables today, for the report.</summary>
-    private const string PipelineDescription = "pipeline: redelivery (broker delay ladder, 100 ms) + dead-letter + circuit breaker + bulkhead (= prefetch) + timeout (30 s); inbox off (no database in this contender)";
+    /// <summary>What <see cref="ConfigurePipeline"/> enables, for the report.</summary>
+    private const string PipelineDescription = "pipeline: redelivery (broker delay ladder, 100 ms) + dead-letter + circuit breaker + bulkhead (= prefetch) + timeout (30 s)";
 
     public override bool SupportsFailures => true;
 
-    public override string? NotMeasuredNote =>
-        "outbox: not measured for Workers yet (see RunOutboxAsync); the inbox is off in this contender";
+    public override string? NotMeasuredNote => inbox ? "outbox: measured on the `workers` row only (same relay; this row differs in the consumer)" : null;
 
     public override async Task<IBenchProducer> StartProducerAsync(BenchVhost vhost, string queue, CancellationToken cancellationToken)
     {
-        var host = BuildHost(vhost, "bench-workers-producer", queue, _ => { }, workers => { });
+        var host = BuildHost(vhost, "bench-workers-producer", queue, null, _ => { }, workers => { });
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
         var bus = host.Services.GetRequiredService<IBus>();
         var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{queue}")).ConfigureAwait(false);
@@ -45,13 +57,31 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
 
     public override async Task<IAsyncDisposable> StartConsumerAsync(BenchVhost vhost, string queue, ConsumeProbe probe, bool failures, CancellationToken cancellationToken)
     {
+        string? postgres = null;
+        if (inbox)
+        {
+            if (inboxDatabase is null)
+            {
+                inboxDatabase = await BenchDatabase.CreateAsync("workers_inbox", cancellationToken).ConfigureAwait(false);
+                await PrepareSchemaAsync(inboxDatabase, cancellationToken).ConfigureAwait(false);
+            }
+
+            postgres = inboxDatabase.ConnectionString;
+        }
+
         var host = BuildHost(
             vhost,
             "bench-workers-consumer",
             queue,
+            postgres,
             services => services.AddSingleton(probe),
             workers =>
             {
+                if (inbox)
+                {
+                    workers.UsePostgres<BenchDbContext>();
+                }
+
                 workers.AddConsumer<MassTransitBenchConsumer>(queue);
                 ConfigurePipeline(workers, queue, failures);
             });
@@ -59,15 +89,16 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
         return new HostStopper(host);
     }
 
-    // ───────────────────────────────────────────────────────────────────────────────────────────────
-    // LEAD: the one place to switch the full pipeline on once the resilience middleware and the outbox
-    // are merged into main. Everything else in this contender stays as it is.
-    //   • redelivery / circuit breaker / bulkhead / dead-letter: call the Use*/Add* entry points here
-    //     (e.g. on `workers` or through workers.ConfigureRabbitMq(...)); with redelivery on, set
-    //     SupportsFailures => true so the failure workload runs for Workers too.
-    //   • the outbox: fill RunOutboxAsync below and remove "outbox" from NotMeasuredNote.
-    // Update PipelineDescription so the report says what was measured.
-    // ───────────────────────────────────────────────────────────────────────────────────────────────
+    public override async ValueTask CleanupAsync()
+    {
+        if (inboxDatabase is not null)
+        {
+            await inboxDatabase.DisposeAsync().ConfigureAwait(false);
+            inboxDatabase = null;
+        }
+    }
+
+    /// <summary>The full pipeline, through configuration only (as an application would set it in appsettings.json).</summary>
     private void ConfigurePipeline(WorkersBuilder workers, string queue, bool failures)
     {
         ArgumentNullException.ThrowIfNull(workers);
@@ -83,23 +114,155 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
     }
 
     /// <summary>
-    /// PLACEHOLDER (lead fills it once the Postgres outbox is merged): publish <paramref name="count"/> messages
-    /// through the Workers outbox, each in a transaction with a business row, and time until all are consumed.
-    /// Until then the report shows the bare Npgsql INSERT rate as the baseline and "pending" for Workers.
+    /// The Workers outbox, in three parts on one fresh database, consumed by this contender's consumer:
+    /// <list type="number">
+    /// <item>end to end: <see cref="OutboxWorkload.Count"/> transactions (business row + outbox row, one
+    /// <c>SaveChanges</c>), <see cref="OutboxWorkload.Window"/> at once, while the dispatcher relays: first commit to last consume;</item>
+    /// <item>enqueue, then relay drain: <see cref="OutboxWorkload.Backlog"/> transactions with no dispatcher running
+    /// (the enqueue rate, comparable to the bare Npgsql baseline), then the dispatcher's host starts and relays the
+    /// backlog: first to last consume;</item>
+    /// <item>commit→consume latency: transactions at <see cref="OutboxWorkload.LatencyRate"/> per second, each timed from
+    /// the return of its <c>SaveChanges</c> (the commit) to its consume.</item>
+    /// </list>
     /// </summary>
-    public override Task<double?> RunOutboxAsync(BenchVhost vhost, string queue, int count, int window, CancellationToken cancellationToken) =>
-        Task.FromResult<double?>(null);
+    public override async Task<OutboxResult?> RunOutboxAsync(BenchVhost vhost, string queue, OutboxWorkload workload, CancellationToken cancellationToken)
+    {
+        if (inbox)
+        {
+            return null;
+        }
 
-    private IHost BuildHost(BenchVhost vhost, string name, string queue, Action<IServiceCollection> services, Action<WorkersBuilder> configure)
+        await using var database = await BenchDatabase.CreateAsync("workers_outbox", cancellationToken).ConfigureAwait(false);
+        await PrepareSchemaAsync(database, cancellationToken).ConfigureAwait(false);
+        var destination = new Uri($"queue:{queue}");
+
+        // 1. End to end, the relay running.
+        double endToEnd;
+        var probe = new ConsumeProbe(workload.Count);
+        await using (await StartConsumerAsync(vhost, queue, probe, failures: false, cancellationToken).ConfigureAwait(false))
+        {
+            var relay = BuildOutboxHost(vhost, database);
+            await relay.StartAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var started = Stopwatch.GetTimestamp();
+                await Load.RunAsync(workload.Count, workload.Window, (id, ct) => EnqueueAsync(relay.Services, destination, id, BenchMessage.Create(id), ct), cancellationToken).ConfigureAwait(false);
+                await probe.WaitAsync(OutboxStall, cancellationToken).ConfigureAwait(false);
+                endToEnd = workload.Count / Stopwatch.GetElapsedTime(started, probe.LastTimestamp).TotalSeconds;
+            }
+            finally
+            {
+                await HostStopper.StopAsync(relay).ConfigureAwait(false);
+            }
+        }
+
+        // 2. Enqueue with no relay (the host is built, not started: its dispatcher does not run), then the relay drains.
+        var backlogIds = 1_000_000_000L;
+        var host = BuildOutboxHost(vhost, database);
+        var hostStarted = false;
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            await Load.RunAsync(workload.Backlog, workload.Window, (id, ct) => EnqueueAsync(host.Services, destination, backlogIds + id, BenchMessage.Create(id), ct), cancellationToken).ConfigureAwait(false);
+            var enqueue = workload.Backlog / Stopwatch.GetElapsedTime(started).TotalSeconds;
+
+            var drainProbe = new ConsumeProbe(workload.Backlog);
+            await using (await StartConsumerAsync(vhost, queue, drainProbe, failures: false, cancellationToken).ConfigureAwait(false))
+            {
+                await host.StartAsync(cancellationToken).ConfigureAwait(false);
+                hostStarted = true;
+                await drainProbe.WaitAsync(OutboxStall, cancellationToken).ConfigureAwait(false);
+            }
+
+            var drain = (workload.Backlog - 1) / drainProbe.FirstToLast.TotalSeconds;
+
+            // 3. Commit → consume latency at a fixed rate, the relay running.
+            var count = (int)Math.Max(100, workload.LatencyRate * workload.LatencySeconds);
+            var latencyIds = 2_000_000_000L;
+            var committed = new long[count];
+            var latencyProbe = new ConsumeProbe(count, recordConsumeTimes: true);
+            await using (await StartConsumerAsync(vhost, queue, latencyProbe, failures: false, cancellationToken).ConfigureAwait(false))
+            {
+                await Load.PacedAsync(count, workload.LatencyRate, async (id, _, ct) =>
+                {
+                    await EnqueueAsync(host.Services, destination, latencyIds + id, BenchMessage.Create(id), ct).ConfigureAwait(false);
+                    committed[id] = Stopwatch.GetTimestamp();
+                }, cancellationToken).ConfigureAwait(false);
+                await latencyProbe.WaitAsync(OutboxStall, cancellationToken).ConfigureAwait(false);
+            }
+
+            return new OutboxResult(endToEnd, enqueue, drain, CommitToConsume(committed, latencyProbe, count / 10));
+        }
+        finally
+        {
+            if (hostStarted)
+            {
+                await HostStopper.StopAsync(host).ConfigureAwait(false);
+            }
+            else
+            {
+                host.Dispose();
+            }
+        }
+    }
+
+    private static readonly TimeSpan OutboxStall = TimeSpan.FromSeconds(60);
+
+    /// <summary>Commit returned → consumed, skipping the first <paramref name="skip"/> (warm-up); a consume seen before the commit's return counts as 1 µs.</summary>
+    private static LongHistogram CommitToConsume(long[] committed, ConsumeProbe probe, int skip)
+    {
+        var histogram = new LongHistogram(60_000_000, 3);
+        for (var id = skip; id < committed.Length; id++)
+        {
+            var micros = (long)Stopwatch.GetElapsedTime(committed[id], probe.ConsumedAt(id)).TotalMicroseconds;
+            histogram.RecordValue(Math.Clamp(micros, 1, histogram.HighestTrackableValue));
+        }
+
+        return histogram;
+    }
+
+    /// <summary>What application code does: a business row and an outbox message, saved (and committed) together.</summary>
+    private static async Task EnqueueAsync(IServiceProvider services, Uri destination, long rowId, BenchMessage message, CancellationToken cancellationToken)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BenchDbContext>();
+        var outbox = scope.ServiceProvider.GetRequiredService<IWorkersOutbox>();
+        db.Rows.Add(new BusinessRow { Id = rowId, Payload = BenchMessage.DefaultPayload });
+        outbox.Send(destination, message);
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task PrepareSchemaAsync(BenchDatabase database, CancellationToken cancellationToken)
+    {
+        await WorkersSchema.ApplyAsync(database.ConnectionString, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await database.ExecuteAsync(BenchDbContext.BusinessDdl, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A worker with no consumer that runs the outbox dispatcher (<c>UsePostgres</c>), as a publishing service would.</summary>
+    private IHost BuildOutboxHost(BenchVhost vhost, BenchDatabase database) =>
+        BuildHost(vhost, "bench-workers-outbox", "unused", database.ConnectionString, _ => { }, workers => workers.UsePostgres<BenchDbContext>());
+
+    private IHost BuildHost(BenchVhost vhost, string name, string queue, string? postgres, Action<IServiceCollection> services, Action<WorkersBuilder> configure)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ApplicationName = name });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            // Only in-memory configuration: the process's WORKERS_RABBITMQ_URI must not override the vhost.
+            // Only in-memory configuration: the process's WORKERS_* variables must not override the vhost or database.
             ["Workers:RabbitMq:Uri"] = vhost.Uri.ToString(),
             [RabbitMqOptions.UriVariable] = vhost.Uri.ToString(),
             ["Workers:ShutdownTimeout"] = "00:00:30",
         });
+        if (postgres is not null)
+        {
+            builder.Configuration["Workers:Postgres:ConnectionString"] = postgres;
+            builder.Configuration[PostgresOptions.ConnectionStringVariable] = postgres;
+        }
+
+        if (telemetry is { } enabled)
+        {
+            builder.Configuration["Workers:Telemetry:Enabled"] = enabled ? "true" : "false";
+        }
+
         if (prefetch is { } p)
         {
             builder.Configuration["Workers:RabbitMq:PrefetchCount"] = p.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -110,7 +273,7 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
             builder.Configuration[$"Workers:Endpoints:{queue}:ConcurrentMessageLimit"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        builder.Logging.SetMinimumLevel(LogLevel.Warning).AddFilter("MassTransit", LogLevel.Error).AddFilter("Wolverine", LogLevel.Error).AddFilter("Workers.Benchmarks", LogLevel.None).AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning).AddFilter("MassTransit", LogLevel.Error).AddFilter("Wolverine", LogLevel.Error).AddFilter("Workers.Benchmarks", LogLevel.None).AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Error).AddSimpleConsole(o => o.SingleLine = true);
         services(builder.Services);
         builder.AddWorkers(configure);
         return builder.Build();

@@ -62,6 +62,15 @@ internal sealed class BenchVhost : IAsyncDisposable
         await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Messages ready in <paramref name="queue"/> (passive declare).</summary>
+    public async Task<uint> CountMessagesAsync(string queue, CancellationToken cancellationToken)
+    {
+        var open = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var channel = await open.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        var ok = await channel.QueueDeclarePassiveAsync(queue, cancellationToken).ConfigureAwait(false);
+        return ok.MessageCount;
+    }
+
     /// <summary>The prefetch counts the broker applies to the consumers of <paramref name="queue"/> (management API).</summary>
     public async Task<IReadOnlyList<int>> GetConsumerPrefetchAsync(string queue, CancellationToken cancellationToken)
     {

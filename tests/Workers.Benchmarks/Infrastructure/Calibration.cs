@@ -35,13 +35,26 @@ internal static class Calibration
     /// The outbox baseline: what an outbox costs at least — per message one transaction holding a business row and
     /// an outbox row, <paramref name="window"/> transactions at once, no broker involved.
     /// </summary>
-    public static async Task<double> OutboxBaselineAsync(int count, int window, CancellationToken cancellationToken)
+    /// <param name="count">Transactions.</param>
+    /// <param name="window">Transactions in flight at once.</param>
+    /// <param name="notify">Give the outbox table a statement trigger calling <c>pg_notify</c>, as the Workers outbox
+    /// table has (NOTIFY takes a database-wide lock at commit, so such commits no longer overlap).</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    public static async Task<double> OutboxBaselineAsync(int count, int window, bool notify, CancellationToken cancellationToken)
     {
         await using var database = await BenchDatabase.CreateAsync("outbox", cancellationToken).ConfigureAwait(false);
         await database.ExecuteAsync(
             "create table business_rows (id bigint primary key, payload text not null);" +
             "create table outbox (id bigint primary key, body jsonb not null, created timestamptz not null default now())",
             cancellationToken).ConfigureAwait(false);
+        if (notify)
+        {
+            await database.ExecuteAsync(
+                "create function outbox_notify() returns trigger language plpgsql as $$ begin perform pg_notify('outbox', ''); return null; end $$;" +
+                "create trigger outbox_notify after insert on outbox for each statement execute function outbox_notify()",
+                cancellationToken).ConfigureAwait(false);
+        }
+
         await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
         var body = System.Text.Json.JsonSerializer.Serialize(BenchMessage.Create(0));
         var started = Stopwatch.GetTimestamp();

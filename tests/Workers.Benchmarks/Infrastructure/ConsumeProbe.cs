@@ -14,6 +14,7 @@ internal sealed class ConsumeProbe
     private readonly int[] failedOnce;
     private readonly long latencySkip;
     private readonly LongHistogram? latency;
+    private readonly long[]? consumedAt;
     private readonly Lock latencyLock = new();
     private readonly TaskCompletionSource completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long count;
@@ -23,11 +24,12 @@ internal sealed class ConsumeProbe
     private TimeSpan firstCpu;
     private TimeSpan lastCpu;
 
-    public ConsumeProbe(long target, bool recordLatency = false, long latencySkip = 0)
+    public ConsumeProbe(long target, bool recordLatency = false, long latencySkip = 0, bool recordConsumeTimes = false)
     {
         this.target = target;
         this.latencySkip = latencySkip;
         failedOnce = new int[target];
+        consumedAt = recordConsumeTimes ? new long[target] : null;
         if (recordLatency)
         {
             // 1 µs .. 60 s, 3 significant digits.
@@ -48,6 +50,13 @@ internal sealed class ConsumeProbe
     public long LastTimestamp => Interlocked.Read(ref lastTimestamp);
 
     public LongHistogram? Latency => latency;
+
+    /// <summary>
+    /// With <c>recordConsumeTimes</c>: the <see cref="Stopwatch"/> timestamp of message <paramref name="id"/>'s first
+    /// successful consume (0 when not consumed), for latencies whose start is only known outside the message
+    /// (e.g. when its transaction committed).
+    /// </summary>
+    public long ConsumedAt(long id) => consumedAt is null ? throw new InvalidOperationException("Consume times are not recorded.") : Interlocked.Read(ref consumedAt[id]);
 
     /// <summary>
     /// CPU time of this whole process between the first and the last consume, per message: what the client side
@@ -74,6 +83,11 @@ internal sealed class ConsumeProbe
             {
                 latency.RecordValue(Math.Clamp(micros, 1, latency.HighestTrackableValue));
             }
+        }
+
+        if (consumedAt is not null && message.Id >= 0 && message.Id < consumedAt.Length)
+        {
+            Interlocked.CompareExchange(ref consumedAt[message.Id], now, 0);
         }
 
         if (Interlocked.CompareExchange(ref firstTimestamp, now, 0) == 0)

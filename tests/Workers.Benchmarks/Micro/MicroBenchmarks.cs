@@ -78,3 +78,36 @@ public class FilterPassThroughBenchmarks
         public void Probe(ProbeContext context) => context.CreateFilterScope("passThrough");
     }
 }
+
+/// <summary>
+/// The per-message bookkeeping of the Workers stages on the happy path, without MassTransit: the circuit breaker's
+/// decision and success record, and a bulkhead permit taken and returned. What each stage adds per message beyond a
+/// pass-through filter (see <see cref="FilterPassThroughBenchmarks"/>).
+/// </summary>
+[MemoryDiagnoser]
+public class PipelineHotPathBenchmarks
+{
+    private Workers.Resilience.CircuitBreaker.CircuitStateMachine breaker = null!;
+    private Workers.Resilience.Bulkhead.ConsumerBulkhead bulkhead = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        breaker = new Workers.Resilience.CircuitBreaker.CircuitStateMachine(new CircuitBreakerOptions { FailureRatio = 0.9, MinimumThroughput = 1000 }, TimeProvider.System);
+        bulkhead = new Workers.Resilience.Bulkhead.ConsumerBulkhead("bench", new BulkheadOptions { PermitLimit = 100 });
+    }
+
+    [Benchmark]
+    public object? BreakerEnterAndSuccess()
+    {
+        var decision = breaker.Enter(out _);
+        return breaker.OnSuccess(decision == Workers.Resilience.CircuitBreaker.CircuitDecision.Probe) ?? (object)decision;
+    }
+
+    [Benchmark]
+    public async Task BulkheadAcquireAndRelease()
+    {
+        var lease = await bulkhead.AcquireAsync(CancellationToken.None).ConfigureAwait(false);
+        lease!.Complete();
+    }
+}

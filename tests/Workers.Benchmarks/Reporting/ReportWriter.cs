@@ -19,7 +19,10 @@ internal static class ReportWriter
     public static string Table(RunResults results)
     {
         var contenders = results.ContenderOrder.Concat(results.Samples.Select(s => s.Contender)).Distinct(StringComparer.Ordinal).ToList();
-        var ratios = RatioTargets.Where(r => contenders.Contains(r.Contender) && contenders.Contains(Workers)).ToList();
+        // Ratios of every Workers row (workers, workers-inbox, variants) to each reference contender present.
+        var ratios = (from mine in contenders.Where(c => c.StartsWith(Workers, StringComparison.Ordinal))
+                      from target in RatioTargets.Where(r => contenders.Contains(r.Contender))
+                      select (Label: mine == Workers ? target.Label : target.Label.Replace("Workers", mine, StringComparison.Ordinal), Mine: mine, target.Contender)).ToList();
         var text = new StringBuilder();
         text.Append("| metric | ").AppendJoin(" | ", contenders.Concat(ratios.Select(r => r.Label))).AppendLine(" |");
         text.Append("|---|").AppendJoin(string.Empty, contenders.Select(_ => "---:|")).AppendJoin(string.Empty, ratios.Select(_ => "---:|")).AppendLine();
@@ -33,9 +36,9 @@ internal static class ReportWriter
 
             text.Append("| ").Append(metric).Append(" | ");
             text.AppendJoin(" | ", cells.Select(Cell));
-            foreach (var (_, other) in ratios)
+            foreach (var (_, mineName, other) in ratios)
             {
-                var mine = results.Summarize(Workers, metric);
+                var mine = results.Summarize(mineName, metric);
                 var theirs = results.Summarize(other, metric);
                 text.Append(" | ").Append(mine is null || theirs is null || theirs.Median == 0 ? "–" : Format($"{mine.Median / theirs.Median:0.00}×"));
             }
@@ -91,6 +94,27 @@ internal static class ReportWriter
             text.AppendLine(Format($"- {metric}: {mineName}/{other} = {ratio:0.00}× (target ≥ {target:0.00}×) — {(ratio >= target ? "met" : "NOT met")}"));
         }
 
+        var relay = results.Summarize(Workers, Metrics.OutboxDrain);
+        var rawPublish = results.Summarize("raw", Metrics.Publish);
+        if (relay is not null && rawPublish is not null)
+        {
+            var ratio = relay.Median / rawPublish.Median;
+            text.AppendLine(Format($"- outbox relay drain / raw publish ceiling = {relay.Median:0} / {rawPublish.Median:0} = {ratio:0.00}× (target ≥ 0.70×) — {(ratio >= 0.7 ? "met" : "NOT met")}"));
+        }
+
+        var p50 = results.Summarize(Workers, Metrics.OutboxP50);
+        var rawP50 = results.Summarize("raw", Metrics.OutboxP50);
+        if (p50 is not null && rawP50 is not null)
+        {
+            var gap = p50.Median - rawP50.Median;
+            text.AppendLine(Format($"- outbox commit→consume p50 {p50.Median:0.00} ms vs raw publish→consume p50 {rawP50.Median:0.00} ms at the same rate: +{gap:0.00} ms (target ≤ +2 ms) — {(gap <= 2 ? "met" : "NOT met")}"));
+        }
+
+        if (results.Summarize(Workers, Metrics.OutboxP99) is { } p99)
+        {
+            text.AppendLine(Format($"- outbox commit→consume p99 {p99.Median:0.00} ms (target ≤ 20 ms) — {(p99.Median <= 20 ? "met" : "NOT met")}"));
+        }
+
         text.AppendLine();
         text.AppendLine("## Contenders and their settings");
         text.AppendLine();
@@ -100,7 +124,8 @@ internal static class ReportWriter
             text.AppendLine($"- **{name}**: {description}.{prefetch}");
         }
 
-        text.AppendLine($"- **{BenchRunner.Baseline}**: outbox floor without any framework: per message one transaction with a business row and an outbox row (Npgsql batch), 16 at once, no broker.");
+        text.AppendLine($"- **{BenchRunner.Baseline}**: outbox floor without any framework: per message one transaction with a business row and an outbox row (Npgsql batch), 16 at once, no broker; compare with the `outbox enqueue` row.");
+        text.AppendLine($"- **{BenchRunner.BaselineNotify}**: the same, with the outbox table's `AFTER INSERT … FOR EACH STATEMENT` trigger calling `pg_notify` as in the Workers schema (NOTIFY serializes commits database-wide).");
         text.AppendLine();
         if (results.Notes.Count > 0)
         {

@@ -6,6 +6,7 @@ namespace Workers.Benchmarks.Reporting;
 internal static class Metrics
 {
     public const string Publish = "publish msg/s";
+    public const string PublishCpu = "publish CPU µs/msg";
     public const string DrainCpu = "consume-drain CPU µs/msg";
     public const string Drain = "consume-drain msg/s";
     public const string EndToEnd = "end-to-end msg/s";
@@ -13,12 +14,16 @@ internal static class Metrics
     public const string LatencyP50 = "latency p50 ms";
     public const string LatencyP99 = "latency p99 ms";
     public const string LatencyP999 = "latency p99.9 ms";
-    public const string Outbox = "outbox msg/s";
+    public const string Outbox = "outbox end-to-end msg/s";
+    public const string OutboxEnqueue = "outbox enqueue tx/s (no relay)";
+    public const string OutboxDrain = "outbox relay drain msg/s";
+    public const string OutboxP50 = "outbox commit→consume p50 ms";
+    public const string OutboxP99 = "outbox commit→consume p99 ms";
     public const string Failure = "failure-path msg/s";
 
-    public static IReadOnlyList<string> All { get; } = [Drain, DrainCpu, Publish, EndToEnd, LatencyRate, LatencyP50, LatencyP99, LatencyP999, Outbox, Failure];
+    public static IReadOnlyList<string> All { get; } = [Drain, DrainCpu, Publish, PublishCpu, EndToEnd, LatencyRate, LatencyP50, LatencyP99, LatencyP999, Outbox, OutboxEnqueue, OutboxDrain, OutboxP50, OutboxP99, Failure];
 
-    public static bool LowerIsBetter(string metric) => metric.StartsWith("latency p", StringComparison.Ordinal) || metric == DrainCpu;
+    public static bool LowerIsBetter(string metric) => metric.StartsWith("latency p", StringComparison.Ordinal) || metric == DrainCpu || metric == PublishCpu || metric == OutboxP50 || metric == OutboxP99;
 }
 
 /// <summary>One measured value.</summary>
