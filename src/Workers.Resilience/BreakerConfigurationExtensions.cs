@@ -108,7 +108,7 @@ public static class BreakerConfigurationExtensions
         ArgumentNullException.ThrowIfNull(provider);
         ArgumentNullException.ThrowIfNull(options);
         var name = consumerName ?? typeof(TConsumer).FullName ?? typeof(TConsumer).Name;
-        configurator.AddPipeSpecification(new BulkheadSpecification(provider.GetRequiredService<BulkheadRegistry>(), name, options, ConsumerMessageTypes.For<TConsumer>()));
+        configurator.AddPipeSpecification(new BulkheadSpecification(provider.GetRequiredService<BulkheadRegistry>(), new BulkheadSettings(name, options, ConsumerMessageTypes.For<TConsumer>())));
     }
 
     /// <summary>
@@ -142,7 +142,7 @@ public static class BreakerConfigurationExtensions
         ArgumentNullException.ThrowIfNull(provider);
         ArgumentNullException.ThrowIfNull(options);
         var name = consumerName ?? typeof(TConsumer).FullName ?? typeof(TConsumer).Name;
-        configurator.AddPipeSpecification(new TimeoutSpecification(provider.GetRequiredService<ConsumerTimeoutRegistry>(), name, options, ConsumerMessageTypes.For<TConsumer>()));
+        configurator.AddPipeSpecification(new TimeoutSpecification(provider.GetRequiredService<ConsumerTimeoutRegistry>(), new TimeoutSettings(name, options, ConsumerMessageTypes.For<TConsumer>())));
     }
 
     private static string QueueName(Uri inputAddress)

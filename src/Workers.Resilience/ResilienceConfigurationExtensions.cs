@@ -135,11 +135,6 @@ public static class ResilienceConfigurationExtensions
         return new RedeliveryPipeSpecification<TContext>(
             () => services.GetService<RedeliveryTransport>()
                 ?? throw new InvalidOperationException("Workers redelivery: call services.AddWorkersRedelivery(brokerUri) before configuring UseWorkersRedelivery."),
-            options,
-            deadLetter,
-            fallback,
-            consumer,
-            time,
-            logger);
+            new RedeliverySettings(options, deadLetter, fallback, consumer, time, logger));
     }
 }

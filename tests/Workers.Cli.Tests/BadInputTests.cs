@@ -6,20 +6,8 @@ using Xunit;
 namespace Workers.Cli.Tests;
 
 /// <summary>Every bad input: a one-line error, a non-zero exit code, nothing lost.</summary>
-public sealed class BadInputTests : IClassFixture<RabbitMqTestVhost>, IAsyncLifetime
+public sealed class BadInputTests(RabbitMqTestVhost vhost) : BrokerTestClass(vhost)
 {
-    private readonly RabbitMqTestVhost vhost;
-    private TestBroker broker = null!;
-
-    public BadInputTests(RabbitMqTestVhost vhost)
-    {
-        this.vhost = vhost;
-    }
-
-    public async ValueTask InitializeAsync() => broker = await TestBroker.ConnectAsync(vhost);
-
-    public async ValueTask DisposeAsync() => await broker.DisposeAsync();
-
     [Fact]
     public async Task UnknownQueue_FailsWithOneLine()
     {
@@ -33,7 +21,7 @@ public sealed class BadInputTests : IClassFixture<RabbitMqTestVhost>, IAsyncLife
     [Fact]
     public async Task MalformedJson_IsAUsageError_AndNothingIsPublished()
     {
-        await broker.DeclareQueueAsync("bad-json");
+        await Broker.DeclareQueueAsync("bad-json");
         var file = Path.Combine(Path.GetTempPath(), $"workers-cli-{Guid.NewGuid():N}.jsonl");
         await File.WriteAllLinesAsync(file, ["{\"number\":1}", "{\"number\":", "{\"number\":3}"], TestContext.Current.CancellationToken);
         try
@@ -45,7 +33,7 @@ public sealed class BadInputTests : IClassFixture<RabbitMqTestVhost>, IAsyncLife
             AssertError(body, 2, "malformed JSON in --body");
             AssertError(lines, 2, "line 2");
             AssertError(notObject, 2, "must be a JSON object");
-            Assert.Equal(0u, await broker.ReadyCountAsync("bad-json"));
+            Assert.Equal(0u, await Broker.ReadyCountAsync("bad-json"));
         }
         finally
         {
@@ -65,7 +53,7 @@ public sealed class BadInputTests : IClassFixture<RabbitMqTestVhost>, IAsyncLife
     [Fact]
     public async Task WrongCredentials_FailWithOneLine_AndNeverEchoThePassword()
     {
-        var uri = new UriBuilder(vhost.Uri) { Password = "wrong-pass-4711" }.Uri;
+        var uri = new UriBuilder(Vhost.Uri) { Password = "wrong-pass-4711" }.Uri;
 
         var result = await CliRunner.RunAsync(["dlq", "list", "orders", "--rabbitmq", uri.ToString()], cancellationToken: TestContext.Current.CancellationToken);
 
@@ -98,8 +86,8 @@ public sealed class BadInputTests : IClassFixture<RabbitMqTestVhost>, IAsyncLife
     [Fact]
     public async Task ReplayTargetThatDoesNotExist_FailsAndMovesNothing()
     {
-        var fromHeaders = await broker.PublishWorkersDeadLetterAsync("orphan_error", "orphan-gone", new OrderSubmitted { Number = 1 }, "System.TimeoutException", 3, DateTimeOffset.UtcNow);
-        var second = await broker.PublishWorkersDeadLetterAsync("orphan_error", "orphan-gone", new OrderSubmitted { Number = 2 }, "System.TimeoutException", 3, DateTimeOffset.UtcNow);
+        var fromHeaders = await Broker.PublishWorkersDeadLetterAsync("orphan_error", "orphan-gone", new OrderSubmitted { Number = 1 }, "System.TimeoutException", 3, DateTimeOffset.UtcNow);
+        var second = await Broker.PublishWorkersDeadLetterAsync("orphan_error", "orphan-gone", new OrderSubmitted { Number = 2 }, "System.TimeoutException", 3, DateTimeOffset.UtcNow);
 
         var derived = await RunAsync("dlq", "replay", "orphan");
         var explicitTarget = await RunAsync("dlq", "replay", "orphan", "--to", "also-missing");
@@ -108,17 +96,17 @@ public sealed class BadInputTests : IClassFixture<RabbitMqTestVhost>, IAsyncLife
         AssertError(derived, 1, "replay target queue 'orphan-gone'");
         AssertError(explicitTarget, 1, "replay target queue 'also-missing' does not exist");
         AssertError(errorTarget, 2, "dead-letter queue");
-        Assert.Equal([fromHeaders, second], (await broker.DrainAsync("orphan_error")).Select(m => m.MessageId).ToList());
+        Assert.Equal([fromHeaders, second], (await Broker.DrainAsync("orphan_error")).Select(m => m.MessageId).ToList());
     }
 
     [Fact]
     public async Task EnvironmentVariables_AreUsed_WhenNoOptionIsGiven()
     {
-        var environment = new Dictionary<string, string?> { ["WORKERS_RABBITMQ_URI"] = vhost.Uri.ToString() };
+        var environment = new Dictionary<string, string?> { ["WORKERS_RABBITMQ_URI"] = Vhost.Uri.ToString() };
 
         var result = await CliRunner.RunAsync(["dlq", "list", "env-queue"], null, name => environment.GetValueOrDefault(name), TestContext.Current.CancellationToken);
 
-        AssertError(result, 1, $"unknown queue 'env-queue_error' in vhost '{vhost.Name}'");
+        AssertError(result, 1, $"unknown queue 'env-queue_error' in vhost '{Vhost.Name}'");
     }
 
     [Fact]
@@ -132,7 +120,7 @@ public sealed class BadInputTests : IClassFixture<RabbitMqTestVhost>, IAsyncLife
         Assert.Contains("--canary", help.Output, StringComparison.Ordinal);
     }
 
-    private Task<CliResult> RunAsync(params string[] args) => CliRunner.RunAsync(broker.Args(args), cancellationToken: TestContext.Current.CancellationToken);
+    private Task<CliResult> RunAsync(params string[] args) => CliRunner.RunAsync(Broker.Args(args), cancellationToken: TestContext.Current.CancellationToken);
 
     private static void AssertError(CliResult result, int exitCode, string contains)
     {

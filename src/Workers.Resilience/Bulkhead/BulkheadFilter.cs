@@ -18,11 +18,11 @@ internal sealed class BulkheadFilter : IFilter<ConsumeContext>
     private readonly Func<ConsumeContext, ISendEndpoint, Task<bool>>[] forwarders;
     private readonly ILogger logger;
 
-    public BulkheadFilter(ConsumerBulkhead bulkhead, ConsumerMessageTypes messageTypes, ILogger logger)
+    public BulkheadFilter(BulkheadRegistry registry, BulkheadSettings settings)
     {
-        this.logger = logger;
-        this.bulkhead = bulkhead;
-        this.messageTypes = messageTypes;
+        logger = registry.Logger;
+        bulkhead = registry.GetOrAdd(settings.Consumer, settings.Options);
+        messageTypes = settings.MessageTypes;
         forwarders = [.. messageTypes.Types.Select(t => ForwardMethod.MakeGenericMethod(t).CreateDelegate<Func<ConsumeContext, ISendEndpoint, Task<bool>>>())];
     }
 

@@ -7,21 +7,17 @@ namespace Workers.Resilience.Bulkhead;
 internal sealed class BulkheadSpecification : IPipeSpecification<ConsumeContext>
 {
     private readonly BulkheadRegistry registry;
-    private readonly string consumer;
-    private readonly BulkheadOptions options;
-    private readonly ConsumerMessageTypes messageTypes;
+    private readonly BulkheadSettings settings;
 
-    public BulkheadSpecification(BulkheadRegistry registry, string consumer, BulkheadOptions options, ConsumerMessageTypes messageTypes)
+    public BulkheadSpecification(BulkheadRegistry registry, BulkheadSettings settings)
     {
         this.registry = registry;
-        this.consumer = consumer;
-        this.options = options;
-        this.messageTypes = messageTypes;
+        this.settings = settings;
     }
 
     public void Apply(IPipeBuilder<ConsumeContext> builder) =>
-        builder.AddFilter(new BulkheadFilter(registry.GetOrAdd(consumer, options), messageTypes, registry.Logger));
+        builder.AddFilter(new BulkheadFilter(registry, settings));
 
     public IEnumerable<ValidationResult> Validate() =>
-        options.Validate($"Bulkhead:{consumer}").Select(error => this.Failure("Bulkhead", error));
+        settings.Options.Validate($"Bulkhead:{settings.Consumer}").Select(error => this.Failure("Bulkhead", error));
 }

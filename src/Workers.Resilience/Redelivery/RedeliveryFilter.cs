@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Runtime.ExceptionServices;
 using System.Text;
 using MassTransit;
-using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using Workers.Resilience.Classification;
 using Workers.Resilience.DeadLetter;
@@ -25,31 +24,14 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
     private static readonly string HostName = $"{Environment.MachineName}/{Environment.ProcessId}";
 
     private readonly RedeliveryTransport transport;
-    private readonly RedeliveryOptions options;
-    private readonly DeadLetterOptions deadLetter;
-    private readonly Func<DeadLetterFallbackArguments, Task>? fallback;
-    private readonly string? consumer;
-    private readonly TimeProvider time;
-    private readonly ILogger logger;
+    private readonly RedeliverySettings settings;
     private readonly ExceptionClassifier classifier;
 
-    public RedeliveryFilter(
-        RedeliveryTransport transport,
-        RedeliveryOptions options,
-        DeadLetterOptions deadLetter,
-        Func<DeadLetterFallbackArguments, Task>? fallback,
-        string? consumer,
-        TimeProvider time,
-        ILogger logger)
+    public RedeliveryFilter(RedeliveryTransport transport, RedeliverySettings settings)
     {
         this.transport = transport;
-        this.options = options;
-        this.deadLetter = deadLetter;
-        this.fallback = fallback;
-        this.consumer = consumer;
-        this.time = time;
-        this.logger = logger;
-        classifier = new ExceptionClassifier(options.Classification);
+        this.settings = settings;
+        classifier = new ExceptionClassifier(settings.Options.Classification);
     }
 
     // How long a message whose redelivery could not be published is held before it goes back to its queue.
@@ -58,12 +40,12 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
     public void Probe(ProbeContext context)
     {
         var scope = context.CreateFilterScope("workersRedelivery");
-        scope.Add("maxRedeliveryAttempts", options.MaxRedeliveryAttempts);
-        scope.Add("delay", options.Delay);
-        scope.Add("maxDelay", options.MaxDelay);
-        scope.Add("backoffType", options.BackoffType.ToString());
-        scope.Add("useJitter", options.UseJitter);
-        scope.Add("immediateRetries", options.ImmediateRetries);
+        scope.Add("maxRedeliveryAttempts", settings.Options.MaxRedeliveryAttempts);
+        scope.Add("delay", settings.Options.Delay);
+        scope.Add("maxDelay", settings.Options.MaxDelay);
+        scope.Add("backoffType", settings.Options.BackoffType.ToString());
+        scope.Add("useJitter", settings.Options.UseJitter);
+        scope.Add("immediateRetries", settings.Options.ImmediateRetries);
     }
 
     public async Task Send(TContext context, IPipe<TContext> next)
@@ -80,13 +62,13 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
             {
                 tries++;
                 var disposition = classifier.Classify(ex);
-                if (disposition == FailureDisposition.Retry && tries <= options.ImmediateRetries)
+                if (disposition == FailureDisposition.Retry && tries <= settings.Options.ImmediateRetries)
                 {
-                    RedeliveryLog.ImmediateRetry(logger, tries, context.MessageId, QueueName(context), ex.GetType().Name);
+                    RedeliveryLog.ImmediateRetry(settings.Logger, tries, context.MessageId, QueueName(context), ex.GetType().Name);
                     WorkersDiagnostics.AddEvent(RedeliveryDiagnostics.ImmediateRetryEvent, new("retry", tries), new("exception.type", ex.GetType().FullName));
-                    if (options.ImmediateRetryDelay > TimeSpan.Zero)
+                    if (settings.Options.ImmediateRetryDelay > TimeSpan.Zero)
                     {
-                        await Task.Delay(options.ImmediateRetryDelay, time, context.CancellationToken).ConfigureAwait(false);
+                        await Task.Delay(settings.Options.ImmediateRetryDelay, settings.Time, context.CancellationToken).ConfigureAwait(false);
                     }
 
                     continue;
@@ -111,15 +93,15 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
     {
         if (!context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit))
         {
-            RedeliveryLog.NotRabbitMq(logger, context.MessageId);
+            RedeliveryLog.NotRabbitMq(settings.Logger, context.MessageId);
             ExceptionDispatchInfo.Capture(exception).Throw();
             return;
         }
 
         var queue = QueueName(context);
-        var consumerName = consumer ?? queue;
+        var consumerName = settings.Consumer ?? queue;
         var redeliveries = context.GetWorkersRedeliveryCount();
-        var now = time.GetUtcNow();
+        var now = settings.Time.GetUtcNow();
         var firstFailure = ReadTime(context.ReceiveContext.TransportHeaders, WorkersHeaders.FirstFailure) ?? now;
         var body = context.ReceiveContext.Body.GetBytes();
         var properties = Copy(rabbit.Properties);
@@ -128,16 +110,16 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         using var timeout = new CancellationTokenSource(PublishTimeout);
         try
         {
-            if (disposition == FailureDisposition.Retry && redeliveries < options.MaxRedeliveryAttempts)
+            if (disposition == FailureDisposition.Retry && redeliveries < settings.Options.MaxRedeliveryAttempts)
             {
                 var redelivery = redeliveries + 1;
-                var delay = RedeliveryDelayCalculator.GetDelay(options, redelivery, Random.Shared.NextDouble());
+                var delay = RedeliveryDelayCalculator.GetDelay(settings.Options, redelivery, Random.Shared.NextDouble());
                 headers[WorkersHeaders.RedeliveryCount] = redelivery;
                 headers[WorkersHeaders.FirstFailure] = FaultHeaders.FormatTime(firstFailure);
                 headers[WorkersHeaders.Destination] = queue;
                 await transport.PublishDelayedAsync(queue, delay, body, properties, timeout.Token).ConfigureAwait(false);
                 RedeliveryDiagnostics.Scheduled.Add(1, new KeyValuePair<string, object?>("queue", queue), new KeyValuePair<string, object?>("consumer", consumerName));
-                RedeliveryLog.Scheduled(logger, redelivery, context.MessageId, queue, delay, exception.GetType().Name);
+                RedeliveryLog.Scheduled(settings.Logger, redelivery, context.MessageId, queue, delay, exception.GetType().Name);
                 WorkersDiagnostics.AddEvent(
                     RedeliveryDiagnostics.ScheduledEvent,
                     new("queue", queue),
@@ -148,7 +130,7 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
             }
 
             var reason = disposition == FailureDisposition.Retry ? DeadLetterConstants.ReasonExhausted : DeadLetterConstants.ReasonPermanent;
-            var attempts = (redeliveries * (options.ImmediateRetries + 1)) + tries;
+            var attempts = (redeliveries * (settings.Options.ImmediateRetries + 1)) + tries;
             await RunFallbackAsync(context, exception, reason, attempts, queue).ConfigureAwait(false);
 
             var errorQueue = queue + DeadLetterConstants.ErrorQueueSuffix;
@@ -164,14 +146,14 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
                 now,
                 MachineName,
                 HostName);
-            FaultHeaders.Write(headers, fault, deadLetter);
+            FaultHeaders.Write(headers, fault, settings.DeadLetter);
             await transport.PublishErrorAsync(errorQueue, body, properties, timeout.Token).ConfigureAwait(false);
             RedeliveryDiagnostics.DeadLettered.Add(
                 1,
                 new KeyValuePair<string, object?>("queue", queue),
                 new KeyValuePair<string, object?>("consumer", consumerName),
                 new KeyValuePair<string, object?>("reason", reason));
-            RedeliveryLog.DeadLettered(logger, exception, context.MessageId, queue, errorQueue, reason, attempts, consumerName);
+            RedeliveryLog.DeadLettered(settings.Logger, exception, context.MessageId, queue, errorQueue, reason, attempts, consumerName);
             WorkersDiagnostics.AddEvent(
                 RedeliveryDiagnostics.DeadLetteredEvent,
                 new("queue", queue),
@@ -184,10 +166,10 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
             // Never lose the message, and never dead-letter it because of the broker: it goes back to its queue
             // untouched (nacked, not counted) and is tried again. A short pause first keeps a broker that stays
             // unreachable from turning this into a hot loop of consumer calls.
-            RedeliveryLog.TransportFailed(logger, transportFailure, context.MessageId, queue);
+            RedeliveryLog.TransportFailed(settings.Logger, transportFailure, context.MessageId, queue);
             try
             {
-                await Task.Delay(RequeuePause, time, context.CancellationToken).ConfigureAwait(false);
+                await Task.Delay(RequeuePause, settings.Time, context.CancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -200,19 +182,19 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
 
     private async Task RunFallbackAsync(TContext context, Exception exception, string reason, int attempts, string queue)
     {
-        if (fallback is null)
+        if (settings.Fallback is null)
         {
             return;
         }
 
-        using var timeout = new CancellationTokenSource(deadLetter.FallbackTimeout, time);
+        using var timeout = new CancellationTokenSource(settings.DeadLetter.FallbackTimeout, settings.Time);
         try
         {
-            await fallback(new DeadLetterFallbackArguments(context, exception, reason, attempts, timeout.Token)).WaitAsync(timeout.Token).ConfigureAwait(false);
+            await settings.Fallback(new DeadLetterFallbackArguments(context, exception, reason, attempts, timeout.Token)).WaitAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            RedeliveryLog.FallbackFailed(logger, ex, context.MessageId, queue);
+            RedeliveryLog.FallbackFailed(settings.Logger, ex, context.MessageId, queue);
         }
     }
 

@@ -1,6 +1,5 @@
 using MassTransit;
 using MassTransit.Configuration;
-using Microsoft.Extensions.Logging;
 
 namespace Workers.Resilience.Redelivery;
 
@@ -9,34 +8,17 @@ internal sealed class RedeliveryPipeSpecification<TContext> : IPipeSpecification
     where TContext : class, ConsumeContext
 {
     private readonly Func<RedeliveryTransport> transport;
-    private readonly RedeliveryOptions options;
-    private readonly DeadLetterOptions deadLetter;
-    private readonly Func<DeadLetterFallbackArguments, Task>? fallback;
-    private readonly string? consumer;
-    private readonly TimeProvider time;
-    private readonly ILogger logger;
+    private readonly RedeliverySettings settings;
 
-    public RedeliveryPipeSpecification(
-        Func<RedeliveryTransport> transport,
-        RedeliveryOptions options,
-        DeadLetterOptions deadLetter,
-        Func<DeadLetterFallbackArguments, Task>? fallback,
-        string? consumer,
-        TimeProvider time,
-        ILogger logger)
+    public RedeliveryPipeSpecification(Func<RedeliveryTransport> transport, RedeliverySettings settings)
     {
         this.transport = transport;
-        this.options = options;
-        this.deadLetter = deadLetter;
-        this.fallback = fallback;
-        this.consumer = consumer;
-        this.time = time;
-        this.logger = logger;
+        this.settings = settings;
     }
 
     public void Apply(IPipeBuilder<TContext> builder) =>
-        builder.AddFilter(new RedeliveryFilter<TContext>(transport(), options, deadLetter, fallback, consumer, time, logger));
+        builder.AddFilter(new RedeliveryFilter<TContext>(transport(), settings));
 
     public IEnumerable<ValidationResult> Validate() =>
-        options.Validate().Concat(deadLetter.Validate()).Select(error => this.Failure("WorkersRedelivery", error));
+        settings.Options.Validate().Concat(settings.DeadLetter.Validate()).Select(error => this.Failure("WorkersRedelivery", error));
 }

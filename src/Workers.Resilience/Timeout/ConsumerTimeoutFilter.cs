@@ -16,12 +16,12 @@ internal sealed class ConsumerTimeoutFilter : IFilter<ConsumeContext>
     private readonly ILogger logger;
     private readonly ConsumerMessageTypes messageTypes;
 
-    public ConsumerTimeoutFilter(ConsumerTimeout timeout, ConsumerMessageTypes messageTypes, TimeProvider time, ILogger logger)
+    public ConsumerTimeoutFilter(ConsumerTimeoutRegistry registry, TimeoutSettings settings)
     {
-        this.messageTypes = messageTypes;
-        this.timeout = timeout;
-        this.time = time;
-        this.logger = logger;
+        messageTypes = settings.MessageTypes;
+        timeout = registry.GetOrAdd(settings.Consumer, settings.Options);
+        time = registry.TimeProvider;
+        logger = registry.Logger;
     }
 
     public void Probe(ProbeContext context)

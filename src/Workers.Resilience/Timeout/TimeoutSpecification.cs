@@ -7,21 +7,17 @@ namespace Workers.Resilience.Timeout;
 internal sealed class TimeoutSpecification : IPipeSpecification<ConsumeContext>
 {
     private readonly ConsumerTimeoutRegistry registry;
-    private readonly string consumer;
-    private readonly TimeoutOptions options;
-    private readonly ConsumerMessageTypes messageTypes;
+    private readonly TimeoutSettings settings;
 
-    public TimeoutSpecification(ConsumerTimeoutRegistry registry, string consumer, TimeoutOptions options, ConsumerMessageTypes messageTypes)
+    public TimeoutSpecification(ConsumerTimeoutRegistry registry, TimeoutSettings settings)
     {
         this.registry = registry;
-        this.consumer = consumer;
-        this.options = options;
-        this.messageTypes = messageTypes;
+        this.settings = settings;
     }
 
     public void Apply(IPipeBuilder<ConsumeContext> builder) =>
-        builder.AddFilter(new ConsumerTimeoutFilter(registry.GetOrAdd(consumer, options), messageTypes, registry.TimeProvider, registry.Logger));
+        builder.AddFilter(new ConsumerTimeoutFilter(registry, settings));
 
     public IEnumerable<ValidationResult> Validate() =>
-        options.Validate($"Timeout:{consumer}").Select(error => this.Failure("Timeout", error));
+        settings.Options.Validate($"Timeout:{settings.Consumer}").Select(error => this.Failure("Timeout", error));
 }

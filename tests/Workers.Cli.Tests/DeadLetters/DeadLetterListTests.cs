@@ -6,40 +6,28 @@ using Xunit;
 
 namespace Workers.Cli.Tests.DeadLetters;
 
-public sealed class DeadLetterListTests : IClassFixture<RabbitMqTestVhost>, IAsyncLifetime
+public sealed class DeadLetterListTests(RabbitMqTestVhost vhost) : BrokerTestClass(vhost)
 {
-    private readonly RabbitMqTestVhost vhost;
-    private TestBroker broker = null!;
-
-    public DeadLetterListTests(RabbitMqTestVhost vhost)
-    {
-        this.vhost = vhost;
-    }
-
-    public async ValueTask InitializeAsync() => broker = await TestBroker.ConnectAsync(vhost);
-
-    public async ValueTask DisposeAsync() => await broker.DisposeAsync();
-
     [Fact]
     public async Task MixedDeadLetters_ListShowsAllAndLeavesQueueIntact()
     {
         var consumers = new TestConsumers();
         List<string> orders, payments;
-        await using (var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("list-mixed", consumers.Configure)))
+        await using (var bus = await Broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("list-mixed", consumers.Configure)))
         {
-            (orders, payments) = await broker.SeedMassTransitDeadLettersAsync(bus, consumers, "list-mixed", orders: 3, payments: 2);
+            (orders, payments) = await Broker.SeedMassTransitDeadLettersAsync(bus, consumers, "list-mixed", orders: 3, payments: 2);
         }
 
         var failedAt = new DateTimeOffset(2026, 11, 20, 10, 0, 0, TimeSpan.Zero);
         var workers = new List<string>
         {
-            await broker.PublishWorkersDeadLetterAsync("list-mixed_error", "list-mixed", new OrderSubmitted { Number = 100 }, "System.Net.Http.HttpRequestException", 5, failedAt),
-            await broker.PublishWorkersDeadLetterAsync("list-mixed_error", "list-mixed", new PaymentCaptured { Number = 101 }, "Workers.PermanentFailureException", 1, failedAt),
+            await Broker.PublishWorkersDeadLetterAsync("list-mixed_error", "list-mixed", new OrderSubmitted { Number = 100 }, "System.Net.Http.HttpRequestException", 5, failedAt),
+            await Broker.PublishWorkersDeadLetterAsync("list-mixed_error", "list-mixed", new PaymentCaptured { Number = 101 }, "Workers.PermanentFailureException", 1, failedAt),
         };
 
-        var first = await CliRunner.RunAsync(broker.Args("dlq", "list", "list-mixed", "--json"), cancellationToken: TestContext.Current.CancellationToken);
-        var second = await CliRunner.RunAsync(broker.Args("dlq", "list", "list-mixed", "--json"), cancellationToken: TestContext.Current.CancellationToken);
-        var table = await CliRunner.RunAsync(broker.Args("dlq", "list", "list-mixed", "--limit", "3"), cancellationToken: TestContext.Current.CancellationToken);
+        var first = await CliRunner.RunAsync(Broker.Args("dlq", "list", "list-mixed", "--json"), cancellationToken: TestContext.Current.CancellationToken);
+        var second = await CliRunner.RunAsync(Broker.Args("dlq", "list", "list-mixed", "--json"), cancellationToken: TestContext.Current.CancellationToken);
+        var table = await CliRunner.RunAsync(Broker.Args("dlq", "list", "list-mixed", "--limit", "3"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(first.ExitCode == 0, first.ToString());
         var listed = JsonNode.Parse(first.Output)!.AsArray();
@@ -61,36 +49,36 @@ public sealed class DeadLetterListTests : IClassFixture<RabbitMqTestVhost>, IAsy
         Assert.Contains("3 of 7 message(s)", table.Output, StringComparison.Ordinal);
 
         var order = listed.Select(m => m!["messageId"]!.GetValue<string>()).ToList();
-        var drained = await broker.DrainAsync("list-mixed_error");
+        var drained = await Broker.DrainAsync("list-mixed_error");
         Assert.Equal(order, drained.Select(m => m.MessageId).ToList());
     }
 
     [Fact]
     public async Task BackToBackReads_OfALargeQueue_EachSeeEveryMessage()
     {
-        await broker.DeclareQueueAsync("list-large");
-        await broker.DeclareQueueAsync("list-large_error");
-        var seeded = await CliRunner.RunAsync(broker.Args("publish", "list-large_error", "--type", typeof(OrderSubmitted).FullName!, "--body", "{}", "--count", "2000", "--header", "Workers-Fault-Queue=list-large"), cancellationToken: TestContext.Current.CancellationToken);
+        await Broker.DeclareQueueAsync("list-large");
+        await Broker.DeclareQueueAsync("list-large_error");
+        var seeded = await CliRunner.RunAsync(Broker.Args("publish", "list-large_error", "--type", typeof(OrderSubmitted).FullName!, "--body", "{}", "--count", "2000", "--header", "Workers-Fault-Queue=list-large"), cancellationToken: TestContext.Current.CancellationToken);
         Assert.True(seeded.ExitCode == 0, seeded.ToString());
 
         // The broker requeues asynchronously; each command waits for it, so the next one sees the whole queue.
-        var first = await CliRunner.RunAsync(broker.Args("dlq", "list", "list-large"), cancellationToken: TestContext.Current.CancellationToken);
-        var second = await CliRunner.RunAsync(broker.Args("dlq", "replay", "list-large", "--dry-run"), cancellationToken: TestContext.Current.CancellationToken);
+        var first = await CliRunner.RunAsync(Broker.Args("dlq", "list", "list-large"), cancellationToken: TestContext.Current.CancellationToken);
+        var second = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "list-large", "--dry-run"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.True(second.ExitCode == 0, second.ToString());
         Assert.Contains("2000 of 2000 message(s)", first.Output, StringComparison.Ordinal);
         Assert.Contains("matched 2000,", second.Output, StringComparison.Ordinal);
-        Assert.Equal(2000u, await broker.ReadyCountAsync("list-large_error"));
+        Assert.Equal(2000u, await Broker.ReadyCountAsync("list-large_error"));
     }
 
     [Fact]
     public async Task Show_PrintsHeadersAndBody_AndKeepsTheMessage()
     {
-        var id = await broker.PublishWorkersDeadLetterAsync("show-one_error", "show-one", new OrderSubmitted { Number = 42 }, "System.TimeoutException", 3, DateTimeOffset.UtcNow);
+        var id = await Broker.PublishWorkersDeadLetterAsync("show-one_error", "show-one", new OrderSubmitted { Number = 42 }, "System.TimeoutException", 3, DateTimeOffset.UtcNow);
 
-        var result = await CliRunner.RunAsync(broker.Args("dlq", "show", "show-one", id), cancellationToken: TestContext.Current.CancellationToken);
-        var missing = await CliRunner.RunAsync(broker.Args("dlq", "show", "show-one", Guid.NewGuid().ToString()), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "show", "show-one", id), cancellationToken: TestContext.Current.CancellationToken);
+        var missing = await CliRunner.RunAsync(Broker.Args("dlq", "show", "show-one", Guid.NewGuid().ToString()), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("Workers-Fault-Queue: show-one", result.Output, StringComparison.Ordinal);
@@ -98,6 +86,6 @@ public sealed class DeadLetterListTests : IClassFixture<RabbitMqTestVhost>, IAsy
         Assert.Contains("attempts:         3", result.Output, StringComparison.Ordinal);
         Assert.Equal(1, missing.ExitCode);
         Assert.True(missing.HasOneLineError, missing.ToString());
-        Assert.Equal(1u, await broker.ReadyCountAsync("show-one_error"));
+        Assert.Equal(1u, await Broker.ReadyCountAsync("show-one_error"));
     }
 }

@@ -6,31 +6,20 @@ using Xunit;
 
 namespace Workers.Cli.Tests.DeadLetters;
 
-public sealed class DeadLetterReplayTests : IClassFixture<RabbitMqTestVhost>, IAsyncLifetime
+public sealed class DeadLetterReplayTests(RabbitMqTestVhost vhost) : BrokerTestClass(vhost)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-    private readonly RabbitMqTestVhost vhost;
-    private TestBroker broker = null!;
-
-    public DeadLetterReplayTests(RabbitMqTestVhost vhost)
-    {
-        this.vhost = vhost;
-    }
-
-    public async ValueTask InitializeAsync() => broker = await TestBroker.ConnectAsync(vhost);
-
-    public async ValueTask DisposeAsync() => await broker.DisposeAsync();
 
     [Fact]
     public async Task FilteredReplay_MovesExactlyTheMatchedOnes_AndTheyAreConsumed()
     {
         var consumers = new TestConsumers();
-        await using var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-filter", consumers.Configure));
-        var (orders, payments) = await broker.SeedMassTransitDeadLettersAsync(bus, consumers, "replay-filter", orders: 4, payments: 3);
-        var workersStyle = await broker.PublishWorkersDeadLetterAsync("replay-filter_error", "replay-filter", new OrderSubmitted { Number = 9 }, "System.Net.Http.HttpRequestException", 4, DateTimeOffset.UtcNow);
+        await using var bus = await Broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-filter", consumers.Configure));
+        var (orders, payments) = await Broker.SeedMassTransitDeadLettersAsync(bus, consumers, "replay-filter", orders: 4, payments: 3);
+        var workersStyle = await Broker.PublishWorkersDeadLetterAsync("replay-filter_error", "replay-filter", new OrderSubmitted { Number = 9 }, "System.Net.Http.HttpRequestException", 4, DateTimeOffset.UtcNow);
         consumers.FailAll = false;
 
-        var result = await CliRunner.RunAsync(broker.Args("dlq", "replay", "replay-filter", "--type", typeof(OrderSubmitted).FullName!, "--exception", "InvalidOperationException"), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-filter", "--type", typeof(OrderSubmitted).FullName!, "--exception", "InvalidOperationException"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("matched 4, replayed 4, skipped 0, failed 0", result.Output, StringComparison.Ordinal);
@@ -38,7 +27,7 @@ public sealed class DeadLetterReplayTests : IClassFixture<RabbitMqTestVhost>, IA
         Assert.Equal(orders.Order(), consumers.Received.Select(r => r.MessageId).Order());
         Assert.All(consumers.Received, r => Assert.NotNull(r.ReplayId));
         Assert.All(consumers.Received, r => Assert.DoesNotContain(r.HeaderNames, h => h.StartsWith("MT-Fault-", StringComparison.Ordinal) || h.StartsWith("Workers-Fault-", StringComparison.Ordinal)));
-        var left = await broker.DrainAsync("replay-filter_error");
+        var left = await Broker.DrainAsync("replay-filter_error");
         Assert.Equal(payments.Append(workersStyle).Order(), left.Select(m => m.MessageId).Order());
     }
 
@@ -46,15 +35,15 @@ public sealed class DeadLetterReplayTests : IClassFixture<RabbitMqTestVhost>, IA
     public async Task ReplayThatFailsAgain_IsNotReplayedTwiceInTheSameRun()
     {
         var consumers = new TestConsumers();
-        await using var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-loop", consumers.Configure));
-        var (orders, _) = await broker.SeedMassTransitDeadLettersAsync(bus, consumers, "replay-loop", orders: 5, payments: 0);
+        await using var bus = await Broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-loop", consumers.Configure));
+        var (orders, _) = await Broker.SeedMassTransitDeadLettersAsync(bus, consumers, "replay-loop", orders: 5, payments: 0);
 
-        var result = await CliRunner.RunAsync(broker.Args("dlq", "replay", "replay-loop", "--rate", "20"), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-loop", "--rate", "20"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("matched 5, replayed 5", result.Output, StringComparison.Ordinal);
-        await broker.WaitForReadyAsync("replay-loop_error", n => n == 5, Timeout);
-        var back = await broker.DrainAsync("replay-loop_error");
+        await Broker.WaitForReadyAsync("replay-loop_error", n => n == 5, Timeout);
+        var back = await Broker.DrainAsync("replay-loop_error");
         Assert.Equal(orders.Order(), back.Select(m => m.MessageId).Order());
         var replayIds = back.Select(m => m.Headers.GetValueOrDefault(WorkersHeaders.ReplayId)).Distinct().ToList();
         Assert.Single(replayIds);
@@ -65,19 +54,19 @@ public sealed class DeadLetterReplayTests : IClassFixture<RabbitMqTestVhost>, IA
     public async Task Canary_StopsWhenACanaryFailsAgain_AndKeepsTheRest()
     {
         var consumers = new TestConsumers();
-        await using var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-canary", consumers.Configure));
-        var (orders, _) = await broker.SeedMassTransitDeadLettersAsync(bus, consumers, "replay-canary", orders: 6, payments: 0);
-        var before = (await CliRunner.RunAsync(broker.Args("dlq", "list", "replay-canary", "--json"), cancellationToken: TestContext.Current.CancellationToken)).Output;
+        await using var bus = await Broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-canary", consumers.Configure));
+        var (orders, _) = await Broker.SeedMassTransitDeadLettersAsync(bus, consumers, "replay-canary", orders: 6, payments: 0);
+        var before = (await CliRunner.RunAsync(Broker.Args("dlq", "list", "replay-canary", "--json"), cancellationToken: TestContext.Current.CancellationToken)).Output;
         var started = DateTime.UtcNow;
 
-        var result = await CliRunner.RunAsync(broker.Args("dlq", "replay", "replay-canary", "--canary", "2", "--canary-wait", "60"), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-canary", "--canary", "2", "--canary-wait", "60"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("canary message", result.Error, StringComparison.Ordinal);
         Assert.Contains("replayed 2", result.Output, StringComparison.Ordinal);
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(50), "the canary failure should stop the run before the watch window ends");
-        await broker.WaitForReadyAsync("replay-canary_error", n => n == 6, Timeout);
-        var after = await broker.DrainAsync("replay-canary_error");
+        await Broker.WaitForReadyAsync("replay-canary_error", n => n == 6, Timeout);
+        var after = await Broker.DrainAsync("replay-canary_error");
         Assert.Equal(orders.Order(), after.Select(m => m.MessageId).Order());
         Assert.Equal(2, after.Count(m => m.Headers.ContainsKey(WorkersHeaders.ReplayId)));
         Assert.NotNull(before);
@@ -87,91 +76,91 @@ public sealed class DeadLetterReplayTests : IClassFixture<RabbitMqTestVhost>, IA
     public async Task CanaryThatPasses_ReplaysTheRest()
     {
         var consumers = new TestConsumers();
-        await using var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-canary-ok", consumers.Configure));
-        var (orders, payments) = await broker.SeedMassTransitDeadLettersAsync(bus, consumers, "replay-canary-ok", orders: 3, payments: 2);
+        await using var bus = await Broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-canary-ok", consumers.Configure));
+        var (orders, payments) = await Broker.SeedMassTransitDeadLettersAsync(bus, consumers, "replay-canary-ok", orders: 3, payments: 2);
         consumers.FailAll = false;
 
-        var result = await CliRunner.RunAsync(broker.Args("dlq", "replay", "replay-canary-ok", "--canary", "2", "--canary-wait", "2"), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-canary-ok", "--canary", "2", "--canary-wait", "2"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("did not fail within 2 s", result.Error, StringComparison.Ordinal);
         Assert.Contains("matched 5, replayed 5, skipped 0, failed 0", result.Output, StringComparison.Ordinal);
         await consumers.WaitForAsync(c => c.Received.Count >= 5, Timeout);
         Assert.Equal(orders.Concat(payments).Order(), consumers.Received.Select(r => r.MessageId).Order());
-        Assert.Equal(0u, await broker.ReadyCountAsync("replay-canary-ok_error"));
+        Assert.Equal(0u, await Broker.ReadyCountAsync("replay-canary-ok_error"));
     }
 
     [Fact]
     public async Task TimeWindowAndMax_SelectByLastFailure_FromTheHead()
     {
-        await broker.DeclareQueueAsync("replay-window-target");
+        await Broker.DeclareQueueAsync("replay-window-target");
         var old = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
         var ids = new List<string>();
         for (var i = 0; i < 6; i++)
         {
-            ids.Add(await broker.PublishWorkersDeadLetterAsync("replay-window_error", "replay-window-target", new OrderSubmitted { Number = i }, "System.TimeoutException", 2, old.AddDays(i)));
+            ids.Add(await Broker.PublishWorkersDeadLetterAsync("replay-window_error", "replay-window-target", new OrderSubmitted { Number = i }, "System.TimeoutException", 2, old.AddDays(i)));
         }
 
         // Days 1..4 match the window; --max 2 takes the first two of them in queue order.
-        var result = await CliRunner.RunAsync(broker.Args("dlq", "replay", "replay-window", "--since", "2026-01-02T00:00:00Z", "--until", "2026-01-05T00:00:00Z", "--max", "2"), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-window", "--since", "2026-01-02T00:00:00Z", "--until", "2026-01-05T00:00:00Z", "--max", "2"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Equal([ids[1], ids[2]], (await broker.DrainAsync("replay-window-target")).Select(m => m.MessageId).ToList());
-        Assert.Equal([ids[0], ids[3], ids[4], ids[5]], (await broker.DrainAsync("replay-window_error")).Select(m => m.MessageId).ToList());
+        Assert.Equal([ids[1], ids[2]], (await Broker.DrainAsync("replay-window-target")).Select(m => m.MessageId).ToList());
+        Assert.Equal([ids[0], ids[3], ids[4], ids[5]], (await Broker.DrainAsync("replay-window_error")).Select(m => m.MessageId).ToList());
     }
 
     [Fact]
     public async Task DryRun_ChangesNothing()
     {
         var consumers = new TestConsumers();
-        await using var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-dry", consumers.Configure));
-        await broker.SeedMassTransitDeadLettersAsync(bus, consumers, "replay-dry", orders: 3, payments: 2);
+        await using var bus = await Broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-dry", consumers.Configure));
+        await Broker.SeedMassTransitDeadLettersAsync(bus, consumers, "replay-dry", orders: 3, payments: 2);
         consumers.FailAll = false;
-        var before = await CliRunner.RunAsync(broker.Args("dlq", "list", "replay-dry", "--json"), cancellationToken: TestContext.Current.CancellationToken);
+        var before = await CliRunner.RunAsync(Broker.Args("dlq", "list", "replay-dry", "--json"), cancellationToken: TestContext.Current.CancellationToken);
 
-        var result = await CliRunner.RunAsync(broker.Args("dlq", "replay", "replay-dry", "--dry-run"), cancellationToken: TestContext.Current.CancellationToken);
-        var after = await CliRunner.RunAsync(broker.Args("dlq", "list", "replay-dry", "--json"), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-dry", "--dry-run"), cancellationToken: TestContext.Current.CancellationToken);
+        var after = await CliRunner.RunAsync(Broker.Args("dlq", "list", "replay-dry", "--json"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("would replay 5", result.Output, StringComparison.Ordinal);
         Assert.Equal(before.Output, after.Output);
         Assert.Empty(consumers.Received);
-        Assert.Equal(0u, await broker.ReadyCountAsync("replay-dry"));
+        Assert.Equal(0u, await Broker.ReadyCountAsync("replay-dry"));
     }
 
     [Fact]
     public async Task ReplayTo_AnotherQueue_KeepsMessageIdAndStripsFaultHeaders()
     {
-        await broker.DeclareQueueAsync("replay-to-target");
-        var id = await broker.PublishWorkersDeadLetterAsync("replay-to_error", "replay-to", new OrderSubmitted { Number = 1 }, "System.TimeoutException", 6, DateTimeOffset.UtcNow);
+        await Broker.DeclareQueueAsync("replay-to-target");
+        var id = await Broker.PublishWorkersDeadLetterAsync("replay-to_error", "replay-to", new OrderSubmitted { Number = 1 }, "System.TimeoutException", 6, DateTimeOffset.UtcNow);
 
-        var result = await CliRunner.RunAsync(broker.Args("dlq", "replay", "replay-to", "--to", "replay-to-target", "--id", id), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-to", "--to", "replay-to-target", "--id", id), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        var moved = Assert.Single(await broker.DrainAsync("replay-to-target"));
+        var moved = Assert.Single(await Broker.DrainAsync("replay-to-target"));
         Assert.Equal(id, moved.MessageId);
         Assert.DoesNotContain(moved.Headers.Keys, k => WorkersHeaders.FaultHeaderPrefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal)));
         Assert.NotNull(moved.Headers[WorkersHeaders.ReplayId]);
         Assert.NotNull(moved.Headers[WorkersHeaders.ReplayedAt]);
-        Assert.Equal(0u, await broker.ReadyCountAsync("replay-to_error"));
+        Assert.Equal(0u, await Broker.ReadyCountAsync("replay-to_error"));
     }
 
     [Fact]
     public async Task Purge_CountsFirst_NeedsYes_AndDeletesOnlyTheMatched()
     {
-        var keep = await broker.PublishWorkersDeadLetterAsync("purge-me_error", "purge-me", new OrderSubmitted { Number = 1 }, "System.TimeoutException", 2, DateTimeOffset.UtcNow);
-        await broker.PublishWorkersDeadLetterAsync("purge-me_error", "purge-me", new PaymentCaptured { Number = 2 }, "System.InvalidOperationException", 2, DateTimeOffset.UtcNow);
-        var keep2 = await broker.PublishWorkersDeadLetterAsync("purge-me_error", "purge-me", new OrderSubmitted { Number = 3 }, "System.TimeoutException", 2, DateTimeOffset.UtcNow);
+        var keep = await Broker.PublishWorkersDeadLetterAsync("purge-me_error", "purge-me", new OrderSubmitted { Number = 1 }, "System.TimeoutException", 2, DateTimeOffset.UtcNow);
+        await Broker.PublishWorkersDeadLetterAsync("purge-me_error", "purge-me", new PaymentCaptured { Number = 2 }, "System.InvalidOperationException", 2, DateTimeOffset.UtcNow);
+        var keep2 = await Broker.PublishWorkersDeadLetterAsync("purge-me_error", "purge-me", new OrderSubmitted { Number = 3 }, "System.TimeoutException", 2, DateTimeOffset.UtcNow);
 
-        var unfiltered = await CliRunner.RunAsync(broker.Args("dlq", "purge", "purge-me", "--yes"), cancellationToken: TestContext.Current.CancellationToken);
-        var counted = await CliRunner.RunAsync(broker.Args("dlq", "purge", "purge-me", "--type", typeof(PaymentCaptured).FullName!), cancellationToken: TestContext.Current.CancellationToken);
-        Assert.Equal(3u, await broker.ReadyCountAsync("purge-me_error"));
-        var purged = await CliRunner.RunAsync(broker.Args("dlq", "purge", "purge-me", "--type", typeof(PaymentCaptured).FullName!, "--yes"), cancellationToken: TestContext.Current.CancellationToken);
+        var unfiltered = await CliRunner.RunAsync(Broker.Args("dlq", "purge", "purge-me", "--yes"), cancellationToken: TestContext.Current.CancellationToken);
+        var counted = await CliRunner.RunAsync(Broker.Args("dlq", "purge", "purge-me", "--type", typeof(PaymentCaptured).FullName!), cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(3u, await Broker.ReadyCountAsync("purge-me_error"));
+        var purged = await CliRunner.RunAsync(Broker.Args("dlq", "purge", "purge-me", "--type", typeof(PaymentCaptured).FullName!, "--yes"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(2, unfiltered.ExitCode);
         Assert.Equal(2, counted.ExitCode);
         Assert.Contains("1 of 3 message(s)", counted.Output, StringComparison.Ordinal);
         Assert.True(purged.ExitCode == 0, purged.ToString());
-        Assert.Equal([keep, keep2], (await broker.DrainAsync("purge-me_error")).Select(m => m.MessageId).ToList());
+        Assert.Equal([keep, keep2], (await Broker.DrainAsync("purge-me_error")).Select(m => m.MessageId).ToList());
     }
 }

@@ -6,46 +6,35 @@ using Xunit;
 namespace Workers.Cli.Tests.DeadLetters;
 
 /// <summary>The built <c>workers</c> executable, killed with SIGKILL in the middle of a replay, loses nothing.</summary>
-public sealed class ReplayCrashTests : IClassFixture<RabbitMqTestVhost>, IAsyncLifetime
+public sealed class ReplayCrashTests(RabbitMqTestVhost vhost) : BrokerTestClass(vhost)
 {
     private const int Messages = 40;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
-    private readonly RabbitMqTestVhost vhost;
-    private TestBroker broker = null!;
-
-    public ReplayCrashTests(RabbitMqTestVhost vhost)
-    {
-        this.vhost = vhost;
-    }
-
-    public async ValueTask InitializeAsync() => broker = await TestBroker.ConnectAsync(vhost);
-
-    public async ValueTask DisposeAsync() => await broker.DisposeAsync();
 
     [Fact]
     public async Task ReplayKilledMidRun_LosesNothing()
     {
-        await broker.DeclareQueueAsync("crash-target");
+        await Broker.DeclareQueueAsync("crash-target");
         var ids = new List<string>();
         for (var i = 0; i < Messages; i++)
         {
-            ids.Add(await broker.PublishWorkersDeadLetterAsync("crash_error", "crash-target", new OrderSubmitted { Number = i }, "System.TimeoutException", 3, DateTimeOffset.UtcNow));
+            ids.Add(await Broker.PublishWorkersDeadLetterAsync("crash_error", "crash-target", new OrderSubmitted { Number = i }, "System.TimeoutException", 3, DateTimeOffset.UtcNow));
         }
 
-        using var process = CliRunner.Start(broker.Args("dlq", "replay", "crash", "--rate", "10"));
+        using var process = CliRunner.Start(Broker.Args("dlq", "replay", "crash", "--rate", "10"));
         process.StandardInput.Close();
         var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         var error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        await broker.WaitForReadyAsync("crash-target", n => n >= 5, Timeout);
+        await Broker.WaitForReadyAsync("crash-target", n => n >= 5, Timeout);
         process.Kill(entireProcessTree: false);
         await process.WaitForExitAsync(TestContext.Current.CancellationToken);
-        var movedAtKill = await broker.ReadyCountAsync("crash-target");
+        var movedAtKill = await Broker.ReadyCountAsync("crash-target");
         Assert.True(movedAtKill < Messages, $"the kill landed after the replay finished ({movedAtKill} moved); stdout: {await output} stderr: {await error}");
 
         // The broker returns the killed process's unacknowledged messages once it sees the connection drop.
-        await broker.WaitForReadyAsync("crash_error", n => n + movedAtKill >= Messages, Timeout);
-        var inError = await broker.DrainAsync("crash_error");
-        var inTarget = await broker.DrainAsync("crash-target");
+        await Broker.WaitForReadyAsync("crash_error", n => n + movedAtKill >= Messages, Timeout);
+        var inError = await Broker.DrainAsync("crash_error");
+        var inTarget = await Broker.DrainAsync("crash-target");
 
         Assert.Equal(ids.Order(), inError.Concat(inTarget).Select(m => m.MessageId).Distinct().Order());
         Assert.True(inError.Count + inTarget.Count <= Messages + 1, $"at most the one in-flight message may be duplicated ({inError.Count} + {inTarget.Count})");
@@ -55,7 +44,7 @@ public sealed class ReplayCrashTests : IClassFixture<RabbitMqTestVhost>, IAsyncL
     [Fact]
     public async Task ExecutableUsageError_ExitsWithTwo()
     {
-        var result = await CliRunner.RunProcessAsync(broker.Args("dlq", "replay", "crash", "--no-such-option"), Timeout, TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunProcessAsync(Broker.Args("dlq", "replay", "crash", "--no-such-option"), Timeout, TestContext.Current.CancellationToken);
 
         Assert.Equal(2, result.ExitCode);
         Assert.True(result.HasOneLineError, result.ToString());

@@ -10,28 +10,17 @@ using Xunit;
 
 namespace Workers.Cli.Tests.Publish;
 
-public sealed class PublishCommandTests : IClassFixture<RabbitMqTestVhost>, IAsyncLifetime
+public sealed class PublishCommandTests(RabbitMqTestVhost vhost) : BrokerTestClass(vhost)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-    private readonly RabbitMqTestVhost vhost;
-    private TestBroker broker = null!;
-
-    public PublishCommandTests(RabbitMqTestVhost vhost)
-    {
-        this.vhost = vhost;
-    }
-
-    public async ValueTask InitializeAsync() => broker = await TestBroker.ConnectAsync(vhost);
-
-    public async ValueTask DisposeAsync() => await broker.DisposeAsync();
 
     [Fact]
     public async Task PublishCount_MassTransitConsumerReceivesEveryMessage()
     {
         var consumers = new TestConsumers();
-        await using var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("publish-orders", consumers.Configure));
+        await using var bus = await Broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("publish-orders", consumers.Configure));
 
-        var result = await CliRunner.RunAsync(broker.Args("publish", "publish-orders", "--type", typeof(OrderSubmitted).FullName!, "--body", """{"number":7,"behaviour":"ok"}""", "--count", "50", "--header", "tenant=acme"), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("publish", "publish-orders", "--type", typeof(OrderSubmitted).FullName!, "--body", """{"number":7,"behaviour":"ok"}""", "--count", "50", "--header", "tenant=acme"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("published 50 message(s)", result.Output, StringComparison.Ordinal);
@@ -45,12 +34,12 @@ public sealed class PublishCommandTests : IClassFixture<RabbitMqTestVhost>, IAsy
     public async Task PublishJsonLinesFileWithUrnType_ConsumerReceivesEachLine()
     {
         var consumers = new TestConsumers();
-        await using var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("publish-payments", consumers.Configure));
+        await using var bus = await Broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("publish-payments", consumers.Configure));
         var file = Path.Combine(Path.GetTempPath(), $"workers-cli-{Guid.NewGuid():N}.jsonl");
         await File.WriteAllLinesAsync(file, Enumerable.Range(1, 20).Select(i => $$"""{"number":{{i}}}""").Append(string.Empty), TestContext.Current.CancellationToken);
         try
         {
-            var result = await CliRunner.RunAsync(broker.Args("publish", "publish-payments", "--type", "urn:message:Workers.Cli.Tests.Contracts:PaymentCaptured", "--file", file), cancellationToken: TestContext.Current.CancellationToken);
+            var result = await CliRunner.RunAsync(Broker.Args("publish", "publish-payments", "--type", "urn:message:Workers.Cli.Tests.Contracts:PaymentCaptured", "--file", file), cancellationToken: TestContext.Current.CancellationToken);
 
             Assert.True(result.ExitCode == 0, result.ToString());
             await consumers.WaitForAsync(c => c.Received.Count >= 20, Timeout);
@@ -66,10 +55,10 @@ public sealed class PublishCommandTests : IClassFixture<RabbitMqTestVhost>, IAsy
     public async Task PublishFromStandardInput_ToAnExchange_IsRouted()
     {
         var consumers = new TestConsumers();
-        await using var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("publish-stdin", consumers.Configure));
+        await using var bus = await Broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("publish-stdin", consumers.Configure));
 
         // MassTransit binds an exchange of the endpoint's name to its queue; publish to a message-type exchange it created.
-        var result = await CliRunner.RunAsync(broker.Args("publish", "Workers.Cli.Tests.Contracts:OrderSubmitted", "--type", typeof(OrderSubmitted).FullName!), "{\"number\":1}\n{\"number\":2}\n", TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("publish", "Workers.Cli.Tests.Contracts:OrderSubmitted", "--type", typeof(OrderSubmitted).FullName!), "{\"number\":1}\n{\"number\":2}\n", TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("exchange", result.Output, StringComparison.Ordinal);
@@ -79,17 +68,17 @@ public sealed class PublishCommandTests : IClassFixture<RabbitMqTestVhost>, IAsy
     [Fact]
     public async Task Envelope_MatchesWhatMassTransitItselfSends()
     {
-        await broker.DeclareQueueAsync("capture-mt");
-        await broker.DeclareQueueAsync("capture-cli");
-        await using (var bus = await broker.StartBusAsync(_ => { }))
+        await Broker.DeclareQueueAsync("capture-mt");
+        await Broker.DeclareQueueAsync("capture-cli");
+        await using (var bus = await Broker.StartBusAsync(_ => { }))
         {
             var endpoint = await bus.Bus.GetSendEndpoint(new Uri("queue:capture-mt"));
             await endpoint.Send(new OrderSubmitted { Number = 3 }, TestContext.Current.CancellationToken);
         }
 
-        var result = await CliRunner.RunAsync(broker.Args("publish", "capture-cli", "--type", typeof(OrderSubmitted).FullName!, "--body", """{"number":3}"""), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("publish", "capture-cli", "--type", typeof(OrderSubmitted).FullName!, "--body", """{"number":3}"""), cancellationToken: TestContext.Current.CancellationToken);
         Assert.True(result.ExitCode == 0, result.ToString());
-        await broker.WaitForReadyAsync("capture-mt", n => n == 1, Timeout);
+        await Broker.WaitForReadyAsync("capture-mt", n => n == 1, Timeout);
 
         var (mtProperties, mtBody) = await GetOneAsync("capture-mt");
         var (cliProperties, cliBody) = await GetOneAsync("capture-cli");
@@ -124,7 +113,7 @@ public sealed class PublishCommandTests : IClassFixture<RabbitMqTestVhost>, IAsy
 
     private async Task<(IReadOnlyBasicProperties Properties, string Body)> GetOneAsync(string queue)
     {
-        var factory = new ConnectionFactory { Uri = vhost.Uri };
+        var factory = new ConnectionFactory { Uri = Vhost.Uri };
         await using var connection = await factory.CreateConnectionAsync(TestContext.Current.CancellationToken);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: TestContext.Current.CancellationToken);
         var result = await channel.BasicGetAsync(queue, autoAck: true, TestContext.Current.CancellationToken);

@@ -8,32 +8,20 @@ using Xunit;
 
 namespace Workers.Cli.Tests.Status;
 
-public sealed class StatusCommandTests : IClassFixture<RabbitMqTestVhost>, IAsyncLifetime
+public sealed class StatusCommandTests(RabbitMqTestVhost vhost) : BrokerTestClass(vhost)
 {
-    private readonly RabbitMqTestVhost vhost;
-    private TestBroker broker = null!;
-
-    public StatusCommandTests(RabbitMqTestVhost vhost)
-    {
-        this.vhost = vhost;
-    }
-
-    public async ValueTask InitializeAsync() => broker = await TestBroker.ConnectAsync(vhost);
-
-    public async ValueTask DisposeAsync() => await broker.DisposeAsync();
-
     [Fact]
     public async Task Status_ShowsConsumersDepthAndErrorDepthPerEndpoint()
     {
         var consumers = new TestConsumers();
-        await using var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("status-orders", consumers.Configure));
-        await broker.DeclareQueueAsync("status-idle");
+        await using var bus = await Broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("status-orders", consumers.Configure));
+        await Broker.DeclareQueueAsync("status-idle");
         for (var i = 0; i < 3; i++)
         {
-            await broker.PublishWorkersDeadLetterAsync("status-orders_error", "status-orders", new OrderSubmitted { Number = i }, "System.TimeoutException", 2, DateTimeOffset.UtcNow);
+            await Broker.PublishWorkersDeadLetterAsync("status-orders_error", "status-orders", new OrderSubmitted { Number = i }, "System.TimeoutException", 2, DateTimeOffset.UtcNow);
         }
 
-        var args = broker.Args("status", "--json", "--management", ManagementUri());
+        var args = Broker.Args("status", "--json", "--management", ManagementUri());
 
         // The management API refreshes its statistics every few seconds: poll until they show what the broker holds.
         JsonObject? orders = null;
@@ -62,7 +50,7 @@ public sealed class StatusCommandTests : IClassFixture<RabbitMqTestVhost>, IAsyn
         Assert.Equal(0, idle["consumers"]!.GetValue<long>());
         Assert.Null(idle["error"]);
 
-        var table = await CliRunner.RunAsync(broker.Args("status", "status-orders", "--management", ManagementUri()), cancellationToken: TestContext.Current.CancellationToken);
+        var table = await CliRunner.RunAsync(Broker.Args("status", "status-orders", "--management", ManagementUri()), cancellationToken: TestContext.Current.CancellationToken);
         Assert.True(table.ExitCode == 0, table.ToString());
         Assert.Contains("status-orders", table.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("status-idle", table.Output, StringComparison.Ordinal);
@@ -71,11 +59,11 @@ public sealed class StatusCommandTests : IClassFixture<RabbitMqTestVhost>, IAsyn
     [Fact]
     public async Task Status_WithoutManagementApi_FallsBackToAmqpForNamedQueues()
     {
-        await broker.DeclareQueueAsync("status-amqp");
-        await broker.PublishWorkersDeadLetterAsync("status-amqp_error", "status-amqp", new OrderSubmitted { Number = 1 }, "System.TimeoutException", 2, DateTimeOffset.UtcNow);
+        await Broker.DeclareQueueAsync("status-amqp");
+        await Broker.PublishWorkersDeadLetterAsync("status-amqp_error", "status-amqp", new OrderSubmitted { Number = 1 }, "System.TimeoutException", 2, DateTimeOffset.UtcNow);
 
-        var result = await CliRunner.RunAsync(broker.Args("status", "status-amqp", "--json", "--management", "http://guest:guest@127.0.0.1:1/"), cancellationToken: TestContext.Current.CancellationToken);
-        var unnamed = await CliRunner.RunAsync(broker.Args("status", "--management", "http://guest:guest@127.0.0.1:1/"), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("status", "status-amqp", "--json", "--management", "http://guest:guest@127.0.0.1:1/"), cancellationToken: TestContext.Current.CancellationToken);
+        var unnamed = await CliRunner.RunAsync(Broker.Args("status", "--management", "http://guest:guest@127.0.0.1:1/"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var endpoint = JsonNode.Parse(result.Output)!["endpoints"]![0]!;
@@ -87,7 +75,7 @@ public sealed class StatusCommandTests : IClassFixture<RabbitMqTestVhost>, IAsyn
     [Fact]
     public async Task Status_MergesWorkerState_FromTheWorkerUrl()
     {
-        await broker.DeclareQueueAsync("status-worker");
+        await Broker.DeclareQueueAsync("status-worker");
         using var listener = new HttpListener();
         var port = FreePort();
         var prefix = $"http://127.0.0.1:{port}/";
@@ -102,7 +90,7 @@ public sealed class StatusCommandTests : IClassFixture<RabbitMqTestVhost>, IAsyn
             context.Response.Close();
         }, TestContext.Current.CancellationToken);
 
-        var result = await CliRunner.RunAsync(broker.Args("status", "status-worker", "--worker-url", prefix + "status", "--management", ManagementUri()), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("status", "status-worker", "--worker-url", prefix + "status", "--management", ManagementUri()), cancellationToken: TestContext.Current.CancellationToken);
         await serve;
 
         Assert.True(result.ExitCode == 0, result.ToString());
@@ -114,9 +102,9 @@ public sealed class StatusCommandTests : IClassFixture<RabbitMqTestVhost>, IAsyn
     [Fact]
     public async Task Status_UnreachableWorkerUrl_FailsWithOneLine()
     {
-        await broker.DeclareQueueAsync("status-no-worker");
+        await Broker.DeclareQueueAsync("status-no-worker");
 
-        var result = await CliRunner.RunAsync(broker.Args("status", "status-no-worker", "--worker-url", $"http://127.0.0.1:{FreePort()}/status", "--management", ManagementUri()), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("status", "status-no-worker", "--worker-url", $"http://127.0.0.1:{FreePort()}/status", "--management", ManagementUri()), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(1, result.ExitCode);
         Assert.True(result.HasOneLineError, result.ToString());

@@ -2,12 +2,9 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Serialization;
 using MassTransit;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
-using Workers.Sample;
 using Workers.Sample.Contracts;
 using Workers.Sample.Orders;
 using Workers.Testing;
@@ -101,10 +98,18 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster, PostgresT
         var vhost = await cluster.CreateVhostAsync(ct);
         var ledger = new OrderLedger();
         var clock = Stopwatch.StartNew();
-        using var host = BuildHost(vhost, ledger);
+        using var host = ClusterSampleHost.Build(LocalRabbitMqCluster.AmqpUri(1, vhost), database, ledger, new Dictionary<string, string?>
+        {
+            ["Workers:Endpoints:submit-order:PrefetchCount"] = "8",
+            ["Workers:Endpoints:submit-order:ConcurrentMessageLimit"] = "2",
+            ["Workers:ShutdownTimeout"] = "00:00:10",
+            // About 30 orders a second: the node stops (rabbitmqctl takes up to several seconds on a busy machine)
+            // with hundreds of orders still queued.
+            ["Sample:Payment:LatencyMs"] = "60",
+        });
         await host.StartAsync(ct);
         // The node the workers are connected to (the management API lists connections after a few seconds).
-        var node = await ConnectedNodeAsync(vhost, ct);
+        var node = await ClusterSampleHost.ConnectedNodeAsync(cluster, vhost, Bound, ct);
 
         var orders = Enumerable.Range(0, 600).Select(i => new SubmitOrder(Guid.NewGuid(), $"customer-{i}", 10m + i)).ToList();
         var bus = host.Services.GetRequiredService<IBus>();
@@ -140,42 +145,6 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster, PostgresT
         await Eventually.HoldsAsync(async () => (await cluster.RunningNodesAsync(ct)).Count == LocalRabbitMqCluster.NodeCount, Bound, "all three nodes running again", TestContext.Current.CancellationToken);
     }
 
-    private IHost BuildHost(string vhost, OrderLedger ledger)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Testing" });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            // As compose configures the workers: one node in the URI, the two others as cluster nodes, quorum queues.
-            ["Workers:RabbitMq:Uri"] = LocalRabbitMqCluster.AmqpUri(1, vhost).ToString(),
-            ["Workers:Postgres:ConnectionString"] = database.ConnectionString,
-            ["Workers:RabbitMq:ClusterNodes:0"] = LocalRabbitMqCluster.Endpoint(2),
-            ["Workers:RabbitMq:ClusterNodes:1"] = LocalRabbitMqCluster.Endpoint(3),
-            ["Workers:Endpoints:submit-order:QueueType"] = "Quorum",
-            ["Workers:Endpoints:submit-order:PrefetchCount"] = "8",
-            ["Workers:Endpoints:submit-order:ConcurrentMessageLimit"] = "2",
-            ["Workers:Endpoints:order-accepted:QueueType"] = "Quorum",
-            ["Workers:ShutdownTimeout"] = "00:00:10",
-            // About 30 orders a second: the node stops (rabbitmqctl takes up to several seconds on a busy machine)
-            // with hundreds of orders still queued.
-            ["Sample:Payment:LatencyMs"] = "60",
-        });
-        builder.Services.AddSingleton(ledger);
-        builder.AddSample();
-        return builder.Build();
-    }
-
-    private async Task<int> ConnectedNodeAsync(string vhost, CancellationToken ct)
-    {
-        List<ConnectionInfo> connections = [];
-        await Eventually.HoldsAsync(async () =>
-        {
-            using var management = LocalRabbitMqCluster.Management(1);
-            connections = await management.GetFromJsonAsync<List<ConnectionInfo>>($"api/vhosts/{Uri.EscapeDataString(vhost)}/connections", ct) ?? [];
-            return connections.Count > 0;
-        }, Bound, "the workers' connection listed", TestContext.Current.CancellationToken);
-        return Enumerable.Range(1, LocalRabbitMqCluster.NodeCount).Single(n => cluster.NodeName(n) == connections[0].Node);
-    }
-
     private static async Task<QueueInfo> WaitForQueueAsync(string vhost, string queue, Func<QueueInfo, bool> condition, CancellationToken ct)
     {
         QueueInfo? info = null;
@@ -190,8 +159,6 @@ public sealed class ClusterFailoverTests(LocalRabbitMqCluster cluster, PostgresT
 
     private static Task<IConnection> Connect(int node, string vhost, CancellationToken ct) =>
         new ConnectionFactory { Uri = LocalRabbitMqCluster.AmqpUri(node, vhost), AutomaticRecoveryEnabled = false, ClientProvidedName = "workers-cluster-tests" }.CreateConnectionAsync(ct);
-
-    private sealed record ConnectionInfo([property: JsonPropertyName("name")] string Name, [property: JsonPropertyName("node")] string Node);
 
     private sealed record QueueInfo(
         [property: JsonPropertyName("type")] string? Type,

@@ -1,11 +1,5 @@
-using System.Diagnostics;
-using System.Net.Http.Json;
-using System.Text.Json.Serialization;
 using MassTransit;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 using Workers.Sample;
@@ -35,7 +29,12 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster, PostgresTestData
         {
             var ledger = new OrderLedger();
             var logs = new RecordingLoggerProvider();
-            using var host = BuildHost(accounts, ledger, logs);
+            var broker = LocalRabbitMqCluster.AmqpUri(1, accounts.Vhost, accounts.WorkerUser, accounts.WorkerPassword);
+            using var host = ClusterSampleHost.Build(broker, database, ledger, new Dictionary<string, string?>
+            {
+                ["Workers:ShutdownTimeout"] = "00:00:05",
+                ["Sample:Payment:LatencyMs"] = "1",
+            }, logs);
             await host.StartAsync(ct);
 
             var bus = host.Services.GetRequiredService<IBus>();
@@ -47,7 +46,7 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster, PostgresTestData
 
             // A broker-side failure: the node the worker is connected to stops. The worker logs the lost connection
             // (the log path most likely to print a broker address) and starts reconnecting with the same credentials.
-            var node = await ConnectedNodeAsync(accounts.Vhost, ct);
+            var node = await ClusterSampleHost.ConnectedNodeAsync(cluster, accounts.Vhost, Bound, ct);
             var problemsBefore = Problems(logs);
             await cluster.StopNodeAsync(node, ct);
             try
@@ -175,39 +174,8 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster, PostgresTestData
         }
     }
 
-    private async Task<int> ConnectedNodeAsync(string vhost, CancellationToken ct)
-    {
-        using var management = LocalRabbitMqCluster.Management(1);
-        List<ConnectionInfo> connections = [];
-        // The management API lists a connection once the broker has emitted its statistics (every few seconds).
-        await Eventually.HoldsAsync(async () => (connections = await management.GetFromJsonAsync<List<ConnectionInfo>>($"api/vhosts/{Uri.EscapeDataString(vhost)}/connections", ct) ?? []).Count > 0, Bound, "the worker's connections listed", TestContext.Current.CancellationToken);
-        return Enumerable.Range(1, LocalRabbitMqCluster.NodeCount).Single(n => cluster.NodeName(n) == connections[0].Node);
-    }
-
     private static int Problems(RecordingLoggerProvider logs) =>
         logs.Entries.Count(e => e.StartsWith("Warning", StringComparison.Ordinal) || e.StartsWith("Error", StringComparison.Ordinal) || e.StartsWith("Critical", StringComparison.Ordinal));
-
-    private IHost BuildHost(Accounts accounts, OrderLedger ledger, RecordingLoggerProvider logs)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Testing" });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Workers:RabbitMq:Uri"] = LocalRabbitMqCluster.AmqpUri(1, accounts.Vhost, accounts.WorkerUser, accounts.WorkerPassword).ToString(),
-            ["Workers:Postgres:ConnectionString"] = database.ConnectionString,
-            ["Workers:RabbitMq:ClusterNodes:0"] = LocalRabbitMqCluster.Endpoint(2),
-            ["Workers:RabbitMq:ClusterNodes:1"] = LocalRabbitMqCluster.Endpoint(3),
-            ["Workers:Endpoints:submit-order:QueueType"] = "Quorum",
-            ["Workers:Endpoints:order-accepted:QueueType"] = "Quorum",
-            ["Workers:ShutdownTimeout"] = "00:00:05",
-            ["Sample:Payment:LatencyMs"] = "1",
-        });
-        builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(LogLevel.Trace);
-        builder.Logging.AddProvider(logs);
-        builder.Services.AddSingleton(ledger);
-        builder.AddSample();
-        return builder.Build();
-    }
 
     private static Task<IConnection> Connect(Uri uri, CancellationToken ct) =>
         new ConnectionFactory { Uri = uri, AutomaticRecoveryEnabled = false, ClientProvidedName = "workers-security-tests" }.CreateConnectionAsync(ct);
@@ -238,9 +206,5 @@ public sealed class SecurityTests(LocalRabbitMqCluster cluster, PostgresTestData
     private static List<SubmitOrder> Orders(int count) =>
         [.. Enumerable.Range(0, count).Select(i => new SubmitOrder(Guid.NewGuid(), $"customer-{i}", 10m + i))];
 
-
-
     private sealed record Accounts(string Vhost, string WorkerUser, string WorkerPassword, string CliUser, string CliPassword);
-
-    private sealed record ConnectionInfo([property: JsonPropertyName("name")] string Name, [property: JsonPropertyName("node")] string Node);
 }
