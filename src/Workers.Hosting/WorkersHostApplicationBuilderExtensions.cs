@@ -100,7 +100,7 @@ public static class WorkersHostApplicationBuilderExtensions
         }
 
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration[TelemetryOptions.OtlpEndpointVariable]);
-        builder.Services.AddOpenTelemetry()
+        var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(builder.Environment.ApplicationName))
             .WithMetrics(metrics =>
             {
@@ -114,8 +114,10 @@ public static class WorkersHostApplicationBuilderExtensions
                 {
                     metrics.AddOtlpExporter();
                 }
-            })
-            .WithTracing(tracing =>
+            });
+        if (telemetry.Tracing ?? otlp)
+        {
+            otel.WithTracing(tracing =>
             {
                 tracing.AddSource(WorkersTelemetry.Name, MassTransitInstrumentation);
                 if (otlp)
@@ -123,6 +125,7 @@ public static class WorkersHostApplicationBuilderExtensions
                     tracing.AddOtlpExporter();
                 }
             });
+        }
     }
 
     // Options validation reports a bad timeout at start; until then, never configure the host with it.
