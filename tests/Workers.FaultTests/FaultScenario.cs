@@ -7,22 +7,23 @@ using Xunit;
 namespace Workers.FaultTests;
 
 /// <summary>
-/// One scenario's world: its own vhost on the private node, the observer (audit + dead-letter queues, declared first),
+/// One scenario's world: its own vhost on a broker (the private node by default, see <see cref="IFaultBroker"/>), its
+/// own database (on the shared server by default, see <see cref="IFaultDatabase"/>), the observer (audit + dead-letter queues, declared first),
 /// the producer, and the worker processes. <see cref="SettleAsync"/> does the accounting by message id:
 /// LOST = confirmed by the broker to the producer, yet neither applied nor dead-lettered.
 /// </summary>
 internal sealed class FaultScenario : IAsyncDisposable
 {
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
-    private readonly FaultNode node;
+    private readonly IFaultBroker broker;
     private readonly List<WorkerProcess> workers = [];
     private readonly StringBuilder log = new();
     private CancellationTokenSource? stopLoad;
     private Task? loadTask;
 
-    private FaultScenario(FaultNode node, string vhost, PostgresTestDatabase database)
+    private FaultScenario(IFaultBroker broker, string vhost, IFaultDatabase database)
     {
-        this.node = node;
+        this.broker = broker;
         Vhost = vhost;
         Database = database;
         Observer = new QueueObserver(Clock);
@@ -30,7 +31,7 @@ internal sealed class FaultScenario : IAsyncDisposable
     }
 
     /// <summary>The scenario's own database (effects, inbox, outbox).</summary>
-    public PostgresTestDatabase Database { get; }
+    public IFaultDatabase Database { get; }
 
     /// <summary>The effects table, read on demand.</summary>
     public EffectLedger Effects { get; }
@@ -42,7 +43,11 @@ internal sealed class FaultScenario : IAsyncDisposable
 
     public string Vhost { get; }
 
-    public Uri Broker => FaultNode.VhostUri(Vhost);
+    /// <summary>The vhost's URI for the test's own clients (producer, observer, CLI).</summary>
+    public Uri Broker => broker.ClientUri(Vhost);
+
+    /// <summary>The vhost's URI for the workers.</summary>
+    public Uri WorkerBroker => broker.WorkerUri(Vhost);
 
     public QueueObserver Observer { get; }
 
@@ -50,27 +55,35 @@ internal sealed class FaultScenario : IAsyncDisposable
 
     public static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    public static async Task<FaultScenario> StartAsync(FaultNode node, string name, bool drainErrorQueue = true)
-    {
-        ArgumentNullException.ThrowIfNull(node);
-        await node.EnsureRunningAsync(Cancel);
+    /// <summary>A scenario on the suite's private node, with its own database on the shared server.</summary>
+    public static Task<FaultScenario> StartAsync(FaultNode node, string name, bool drainErrorQueue = true) =>
+        StartAsync((IFaultBroker)node, name, drainErrorQueue);
 
-        var database = new PostgresTestDatabase();
-        await database.InitializeAsync();
-        var scenario = new FaultScenario(node, $"fault-{name}-{Guid.NewGuid():N}"[..40], database);
-        await node.AddVhostAsync(scenario.Vhost, cancellationToken: Cancel);
+    /// <summary>
+    /// A scenario on <paramref name="broker"/>, with the database <paramref name="database"/> creates (a database of its
+    /// own on the shared server when null).
+    /// </summary>
+    public static async Task<FaultScenario> StartAsync(IFaultBroker broker, string name, bool drainErrorQueue = true, Func<CancellationToken, Task<IFaultDatabase>>? database = null)
+    {
+        ArgumentNullException.ThrowIfNull(broker);
+        await broker.EnsureRunningAsync(Cancel);
+
+        var created = await (database ?? SharedFaultDatabase.CreateAsync)(Cancel);
+        var scenario = new FaultScenario(broker, $"fault-{name}-{Guid.NewGuid():N}"[..40], created);
+        await broker.CreateVhostAsync(scenario.Vhost, Cancel);
         scenario.Observer.DrainErrorQueue = drainErrorQueue;
+        scenario.Observer.AuditQueueArguments = broker.AuditQueueArguments;
         await scenario.Observer.StartAsync(scenario.Broker, Cancel);
         scenario.Load = new OrderLoad(scenario.Broker, scenario.Clock);
         return scenario;
     }
 
-    /// <summary>Starts a sample worker on this vhost (or through <paramref name="broker"/>, e.g. a proxy) with the scenario's settings.</summary>
-    public WorkerProcess StartWorker(Uri? broker = null, IReadOnlyDictionary<string, string>? extra = null)
+    /// <summary>Starts a sample worker on this vhost (or through <paramref name="via"/>, e.g. a proxy) with the scenario's settings.</summary>
+    public WorkerProcess StartWorker(Uri? via = null, IReadOnlyDictionary<string, string>? extra = null)
     {
         var environment = new Dictionary<string, string>
         {
-            ["WORKERS_RABBITMQ_URI"] = (broker ?? Broker).ToString(),
+            ["WORKERS_RABBITMQ_URI"] = (via ?? WorkerBroker).ToString(),
             ["WORKERS_POSTGRES"] = Database.ConnectionString,
             ["Urls"] = "http://127.0.0.1:0",
             ["Workers__ShutdownTimeout"] = "00:00:20",
@@ -85,7 +98,7 @@ internal sealed class FaultScenario : IAsyncDisposable
             ["Logging__LogLevel__MassTransit"] = "Information",
             ["Logging__LogLevel__Workers.Resilience.CircuitBreaker"] = "Information",
         };
-        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+        foreach (var (key, value) in broker.WorkerSettings.Concat(extra ?? new Dictionary<string, string>()))
         {
             environment[key] = value;
         }
@@ -102,6 +115,19 @@ internal sealed class FaultScenario : IAsyncDisposable
         var bound = timeout ?? Bound;
         Metrics.Add(worker, await worker.WaitForListeningAsync(bound));
         await WaitUntilAsync(async () => await Observer.ConsumerCountAsync("submit-order", Cancel) >= 1 && await Observer.ConsumerCountAsync("order-accepted", Cancel) >= 1, bound, "the worker consumes submit-order and order-accepted", worker);
+    }
+
+    /// <summary>
+    /// The common preamble: starts a worker (see <see cref="StartWorker"/>), waits until it consumes, starts the steady
+    /// load and waits until <paramref name="progress"/> orders are accepted. Returns the worker.
+    /// </summary>
+    public async Task<WorkerProcess> StartWorkerUnderLoadAsync(Uri? via = null, IReadOnlyDictionary<string, string>? extra = null, int progress = 200)
+    {
+        var worker = StartWorker(via, extra);
+        await WaitConsumingAsync(worker);
+        StartLoad();
+        await WaitForProgressAsync(progress, Bound, worker);
+        return worker;
     }
 
     /// <summary>Waits (bounded) until <c>submit-order</c> has exactly <paramref name="count"/> consumers.</summary>
@@ -319,10 +345,7 @@ internal sealed class FaultScenario : IAsyncDisposable
         await Load.DisposeAsync();
         await Observer.DisposeAsync();
         await Database.DisposeAsync();
-        if (node.IsRunning)
-        {
-            await node.DeleteVhostAsync(Vhost);
-        }
+        await broker.DeleteVhostAsync(Vhost);
     }
 
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, WorkerProcess? worker = null)

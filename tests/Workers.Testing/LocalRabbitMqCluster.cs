@@ -103,6 +103,24 @@ public sealed class LocalRabbitMqCluster : IAsyncLifetime
         await RunAsync("rabbitmqctl", ["-q", "-n", NodeName(node), "await_startup", "--timeout", "60"], TimeSpan.FromSeconds(70), cancellationToken);
     }
 
+    /// <summary>Kills the node's Erlang VM with SIGKILL (no clean shutdown) and waits until the process is gone.</summary>
+    public async Task KillNodeAsync(int node, CancellationToken cancellationToken = default)
+    {
+        var output = await RunAsync("rabbitmqctl", ["-q", "-n", NodeName(node), "eval", "os:getpid()."], TimeSpan.FromSeconds(30), cancellationToken);
+        using var process = Process.GetProcessById(int.Parse(output.Trim().Trim('"'), CultureInfo.InvariantCulture));
+        process.Kill();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(timeout.Token);
+    }
+
+    /// <summary>
+    /// Starts every node that is not running (e.g. one killed by <see cref="KillNodeAsync"/>) with
+    /// <c>scripts/services.sh cluster-up</c>, and waits until each serves AMQP and management again.
+    /// </summary>
+    public Task StartMissingNodesAsync(CancellationToken cancellationToken = default) =>
+        RunAsync("bash", [Path.Combine(RepositoryRoot, "scripts", "services.sh"), "cluster-up"], ScriptTimeout, cancellationToken);
+
     /// <summary>Names of the running nodes, as node 1..3 see it (asks the first node that answers).</summary>
     public async Task<IReadOnlyList<string>> RunningNodesAsync(CancellationToken cancellationToken = default)
     {

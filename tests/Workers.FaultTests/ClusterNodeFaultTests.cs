@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Globalization;
+using Workers.Testing;
+using Xunit;
+
+namespace Workers.FaultTests;
+
+/// <summary>
+/// Scenario 3: one node of the local 3-node cluster killed with SIGKILL under load, with every endpoint on quorum
+/// queues and the worker configured as compose runs it (URI on node 1, nodes 2 and 3 as <c>ClusterNodes</c>). The node
+/// killed is the one the worker is connected to (the leader of <c>submit-order</c> when it is there too): the queues
+/// elect new leaders among the two survivors, the worker reconnects to a survivor and keeps consuming, nothing is lost;
+/// then the node is started again and rejoins its queues. The producer and the observer use node 3, never killed.
+/// </summary>
+[Collection(FaultCollection.Name)]
+public sealed class ClusterNodeFaultTests(LocalRabbitMqCluster cluster, FaultReport report) : IClassFixture<LocalRabbitMqCluster>
+{
+    private static readonly string[] Queues = ["submit-order", "order-accepted"];
+
+    [Fact]
+    public async Task NodeKilledUnderLoad_QuorumQueuesElectNewLeaders_WorkerKeepsConsuming_NothingLost()
+    {
+        var broker = new ClusterBroker(cluster);
+        await using var scenario = await FaultScenario.StartAsync(broker, "cluster");
+        var worker = await scenario.StartWorkerUnderLoadAsync();
+
+        // Quorum queues with a member on every node, and the worker's connections listed by the management API.
+        var leaders = new Dictionary<string, int>();
+        await FaultScenario.WaitUntilAsync(
+            async () =>
+            {
+                foreach (var queue in Queues)
+                {
+                    if (await broker.QueueLeaderAsync(scenario.Vhost, queue, FaultScenario.Cancel) is not { Online: LocalRabbitMqCluster.NodeCount } info)
+                    {
+                        return false;
+                    }
+
+                    leaders[queue] = info.Leader;
+                }
+
+                return true;
+            },
+            FaultScenario.Bound,
+            "submit-order and order-accepted are quorum queues with a member online on every node",
+            worker);
+        IReadOnlyList<int> workerNodes = [];
+        await FaultScenario.WaitUntilAsync(
+            async () => (workerNodes = await broker.WorkerNodesAsync(scenario.Vhost, FaultScenario.Cancel)).Any(n => n != ClusterBroker.ClientNode),
+            FaultScenario.Bound,
+            "the worker's connections listed on a node other than the test clients' one",
+            worker);
+        var candidates = workerNodes.Where(n => n != ClusterBroker.ClientNode).ToList();
+        var target = candidates.Contains(leaders["submit-order"]) ? leaders["submit-order"] : candidates[0];
+        var before = string.Create(CultureInfo.InvariantCulture, $"worker on r{string.Join("+r", workerNodes)}, leaders submit-order r{leaders["submit-order"]} order-accepted r{leaders["order-accepted"]}");
+        scenario.Note(before + $"; killing r{target}");
+
+        var fault = scenario.Clock.ElapsedTicks;
+        await cluster.KillNodeAsync(target, FaultScenario.Cancel);
+        scenario.Note($"r{target} killed (SIGKILL)");
+
+        // The survivors carry on: new leaders among them, the worker consumes again (through a surviving node).
+        await scenario.WaitForProgressAsync(300, FaultScenario.Bound, worker);
+        var recovery = scenario.RecoverySince(fault);
+        var after = new Dictionary<string, int>();
+        await FaultScenario.WaitUntilAsync(
+            async () =>
+            {
+                foreach (var queue in Queues)
+                {
+                    if (await broker.QueueLeaderAsync(scenario.Vhost, queue, FaultScenario.Cancel) is not { } info || info.Leader == target)
+                    {
+                        return false;
+                    }
+
+                    after[queue] = info.Leader;
+                }
+
+                return true;
+            },
+            FaultScenario.Bound,
+            $"both queues led by a survivor of r{target}",
+            worker);
+        scenario.Note($"leaders now submit-order r{after["submit-order"]} order-accepted r{after["order-accepted"]}");
+
+        // The node comes back and rejoins its queues; work keeps flowing.
+        var restart = Stopwatch.StartNew();
+        await cluster.StartMissingNodesAsync(FaultScenario.Cancel);
+        await FaultScenario.WaitUntilAsync(
+            async () =>
+            {
+                foreach (var queue in Queues)
+                {
+                    if (await broker.QueueLeaderAsync(scenario.Vhost, queue, FaultScenario.Cancel) is not { Online: LocalRabbitMqCluster.NodeCount })
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            },
+            FaultScenario.Bound,
+            $"r{target} back as a member of both queues",
+            worker);
+        var rejoined = restart.Elapsed;
+        scenario.Note($"r{target} restarted and rejoined in {rejoined.TotalSeconds:F1}s");
+        await scenario.WaitForProgressAsync(200, FaultScenario.Bound, worker);
+
+        var row = await scenario.SettleAsync(
+            "3 cluster node kill -9",
+            recovery,
+            string.Create(CultureInfo.InvariantCulture, $"{before}; killed r{target}; new leaders r{after["submit-order"]}/r{after["order-accepted"]}; rejoined in {rejoined.TotalSeconds:F1}s; resent {scenario.Load.Resent}; transport requeues {scenario.TransportFallbacks()}"));
+        report.Add(row);
+        scenario.AssertSound(row);
+        scenario.AssertNoHealthyOrderDeadLettered(row);
+        Assert.False(worker.HasExited);
+    }
+}
