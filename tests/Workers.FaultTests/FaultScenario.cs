@@ -119,13 +119,14 @@ internal sealed class FaultScenario : IAsyncDisposable
 
     /// <summary>
     /// The common preamble: starts a worker (see <see cref="StartWorker"/>), waits until it consumes, starts the steady
-    /// load and waits until <paramref name="progress"/> orders are accepted. Returns the worker.
+    /// load (<paramref name="rate"/> per second, <see cref="FaultSettings.Rate"/> by default) and waits until
+    /// <paramref name="progress"/> orders are accepted. Returns the worker.
     /// </summary>
-    public async Task<WorkerProcess> StartWorkerUnderLoadAsync(Uri? via = null, IReadOnlyDictionary<string, string>? extra = null, int progress = 200)
+    public async Task<WorkerProcess> StartWorkerUnderLoadAsync(Uri? via = null, IReadOnlyDictionary<string, string>? extra = null, int progress = 200, int? rate = null)
     {
         var worker = StartWorker(via, extra);
         await WaitConsumingAsync(worker);
-        StartLoad();
+        StartLoad(rate);
         await WaitForProgressAsync(progress, Bound, worker);
         return worker;
     }
@@ -175,6 +176,31 @@ internal sealed class FaultScenario : IAsyncDisposable
         var arrivals = Load.Confirmed.Where(c => c.Value >= healTick).Select(c => Observer.FirstArrival.TryGetValue(c.Key, out var at) ? at : long.MaxValue).ToList();
         var first = arrivals.Count == 0 ? long.MaxValue : arrivals.Min();
         return first == long.MaxValue ? null : TimeSpan.FromSeconds((double)(first - healTick) / Stopwatch.Frequency);
+    }
+
+    /// <summary>
+    /// Waits (bounded) until an order confirmed after <paramref name="tick"/> is accepted; returns the time from the tick
+    /// to that acceptance (see <see cref="RecoverySince"/>).
+    /// </summary>
+    public async Task<TimeSpan> WaitForRecoveryAsync(long tick, WorkerProcess? worker = null)
+    {
+        TimeSpan? recovery = null;
+        await WaitUntilAsync(() => Task.FromResult((recovery = RecoverySince(tick)) is not null), Bound, "an order confirmed after the fault accepted", worker);
+        return recovery!.Value;
+    }
+
+    /// <summary>Orders accepted per second (first arrivals) over <paramref name="window"/> ending at tick <paramref name="end"/>.</summary>
+    public double AcceptedRate(long end, TimeSpan window)
+    {
+        var start = end - (long)(window.TotalSeconds * Stopwatch.Frequency);
+        return Observer.FirstArrival.Values.Count(t => t > start && t <= end) / window.TotalSeconds;
+    }
+
+    /// <summary>How many warning and error lines the workers logged, e.g. <c>worker log warn 12 fail 3</c>.</summary>
+    public string WorkerLogCounts()
+    {
+        var lines = workers.SelectMany(w => w.Output.Split('\n')).ToList();
+        return string.Create(CultureInfo.InvariantCulture, $"worker log warn {lines.Count(l => l.StartsWith("warn:", StringComparison.Ordinal))} fail {lines.Count(l => l.StartsWith("fail:", StringComparison.Ordinal))}");
     }
 
     public void Note(string text)
