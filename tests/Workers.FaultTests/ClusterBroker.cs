@@ -28,13 +28,12 @@ internal sealed class ClusterBroker(LocalRabbitMqCluster cluster) : IFaultBroker
 
     public IDictionary<string, object?>? AuditQueueArguments { get; } = new Dictionary<string, object?> { ["x-queue-type"] = "quorum" };
 
-    public async Task EnsureRunningAsync(CancellationToken cancellationToken)
-    {
-        if ((await cluster.RunningNodesAsync(cancellationToken)).Count < LocalRabbitMqCluster.NodeCount)
-        {
-            await cluster.StartMissingNodesAsync(cancellationToken);
-        }
-    }
+    /// <summary>The fixture started the cluster: waits (bounded) until the management API reports every node running.</summary>
+    public Task EnsureRunningAsync(CancellationToken cancellationToken) =>
+        FaultScenario.WaitUntilAsync(
+            async () => (await cluster.RunningNodesAsync(cancellationToken)).Count == LocalRabbitMqCluster.NodeCount,
+            FaultScenario.Bound,
+            "every cluster node running");
 
     public async Task CreateVhostAsync(string vhost, CancellationToken cancellationToken)
     {

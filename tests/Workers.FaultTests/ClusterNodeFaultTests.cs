@@ -96,7 +96,7 @@ public sealed class ClusterNodeFaultTests(LocalRabbitMqCluster cluster, FaultRep
 
         // The node comes back and rejoins its queues; work keeps flowing.
         var restart = Stopwatch.StartNew();
-        await cluster.StartMissingNodesAsync(FaultScenario.Cancel);
+        await cluster.RestartKilledNodeAsync(target, FaultScenario.Cancel);
         await FaultScenario.WaitUntilAsync(
             async () =>
             {
