@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Serialization;
 using Workers.Testing;
@@ -17,7 +18,13 @@ internal sealed class ClusterBroker(LocalRabbitMqCluster cluster) : IFaultBroker
     /// <summary>The node in the workers' URI (the first they try).</summary>
     public const int WorkerNode = 1;
 
+    /// <summary>Bound of one management API request.</summary>
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+
     public LocalRabbitMqCluster Cluster => cluster;
+
+    /// <summary>A node's short label for notes, e.g. <c>r1</c>.</summary>
+    public static string Label(int node) => LocalRabbitMqCluster.NodePrefix + node.ToString(CultureInfo.InvariantCulture);
 
     public IReadOnlyDictionary<string, string> WorkerSettings { get; } = new Dictionary<string, string>
     {
@@ -48,9 +55,10 @@ internal sealed class ClusterBroker(LocalRabbitMqCluster cluster) : IFaultBroker
         try
         {
             using var management = LocalRabbitMqCluster.Management(ClientNode);
-            using var _ = await management.DeleteAsync($"api/vhosts/{Uri.EscapeDataString(vhost)}");
+            using var timeout = new CancellationTokenSource(RequestTimeout);
+            using var _ = await management.DeleteAsync($"api/vhosts/{Uri.EscapeDataString(vhost)}", timeout.Token);
         }
-        catch (HttpRequestException)
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
         {
             // The fixture deletes it again with the cluster.
         }
@@ -64,7 +72,18 @@ internal sealed class ClusterBroker(LocalRabbitMqCluster cluster) : IFaultBroker
     public async Task<IReadOnlyList<int>> WorkerNodesAsync(string vhost, CancellationToken cancellationToken)
     {
         using var management = LocalRabbitMqCluster.Management(ClientNode);
-        var connections = await management.GetFromJsonAsync<List<ConnectionInfo>>($"api/vhosts/{Uri.EscapeDataString(vhost)}/connections", cancellationToken) ?? [];
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(RequestTimeout);
+        List<ConnectionInfo> connections;
+        try
+        {
+            connections = await management.GetFromJsonAsync<List<ConnectionInfo>>($"api/vhosts/{Uri.EscapeDataString(vhost)}/connections", timeout.Token) ?? [];
+        }
+        catch (Exception exception) when (exception is HttpRequestException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return [];
+        }
+
         return [.. connections
             .Where(c => c.UserProvidedName is null || !c.UserProvidedName.StartsWith("fault-", StringComparison.Ordinal))
             .Select(c => NodeNumber(c.Node))
@@ -73,16 +92,22 @@ internal sealed class ClusterBroker(LocalRabbitMqCluster cluster) : IFaultBroker
             .Order()];
     }
 
-    /// <summary>A quorum queue's leader (1..3) and how many of its members are online, or null when not known yet.</summary>
+    /// <summary>
+    /// A quorum queue's leader (1..3) and how many of its members are online, or null when not known (yet): while a
+    /// node is down or a queue between leaders the management API may answer late or not at all, so each request is
+    /// bounded and the caller polls.
+    /// </summary>
     public async Task<(int Leader, int Online)?> QueueLeaderAsync(string vhost, string queue, CancellationToken cancellationToken)
     {
         using var management = LocalRabbitMqCluster.Management(ClientNode);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(RequestTimeout);
         try
         {
-            var info = await management.GetFromJsonAsync<QueueInfo>($"api/queues/{Uri.EscapeDataString(vhost)}/{Uri.EscapeDataString(queue)}", cancellationToken);
+            var info = await management.GetFromJsonAsync<QueueInfo>($"api/queues/{Uri.EscapeDataString(vhost)}/{Uri.EscapeDataString(queue)}", timeout.Token);
             return info is { Leader: { } leader } && NodeNumber(leader) > 0 ? (NodeNumber(leader), info.Online?.Count ?? 0) : null;
         }
-        catch (HttpRequestException)
+        catch (Exception exception) when (exception is HttpRequestException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             return null;
         }

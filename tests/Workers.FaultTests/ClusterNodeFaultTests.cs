@@ -61,38 +61,58 @@ public sealed class ClusterNodeFaultTests(LocalRabbitMqCluster cluster, FaultRep
             worker);
         var candidates = workerNodes.Where(n => n != ClusterBroker.ClientNode).ToList();
         var target = candidates.Contains(leaders["submit-order"]) ? leaders["submit-order"] : candidates[0];
-        var before = string.Create(CultureInfo.InvariantCulture, $"worker on r{string.Join("+r", workerNodes)}, leaders submit-order r{leaders["submit-order"]} order-accepted r{leaders["order-accepted"]}");
-        scenario.Note(before + $"; killing r{target}");
+        var before = string.Create(CultureInfo.InvariantCulture, $"worker on {string.Join("+", workerNodes.Select(ClusterBroker.Label))}, leaders submit-order {ClusterBroker.Label(leaders["submit-order"])} order-accepted {ClusterBroker.Label(leaders["order-accepted"])}");
+        scenario.Note(before + $"; killing {ClusterBroker.Label(target)}");
 
         var backlog = await scenario.Observer.ReadyCountAsync("submit-order", FaultScenario.Cancel);
         var fault = scenario.Clock.ElapsedTicks;
         await cluster.KillNodeAsync(target, FaultScenario.Cancel);
-        scenario.Note($"r{target} killed (SIGKILL)");
+        scenario.Note($"{ClusterBroker.Label(target)} killed (SIGKILL)");
 
         // The survivors carry on: new leaders among them, the worker consumes again (through a surviving node).
-        var recovery = await scenario.WaitForRecoveryAsync(fault, worker);
-        await scenario.WaitForProgressAsync(150, FaultScenario.Bound, worker);
-        var rates = string.Create(CultureInfo.InvariantCulture, $"accepted {scenario.AcceptedRate(fault, TimeSpan.FromSeconds(5)):F0}/s before, {scenario.AcceptedRate(scenario.Clock.ElapsedTicks, TimeSpan.FromSeconds(5)):F0}/s after");
+        TimeSpan recovery;
+        string rates;
         var after = new Dictionary<string, int>();
-        await FaultScenario.WaitUntilAsync(
-            async () =>
-            {
-                foreach (var queue in Queues)
+        try
+        {
+            recovery = await scenario.WaitForRecoveryAsync(fault, worker);
+            await scenario.WaitForProgressAsync(150, FaultScenario.Bound, worker);
+            rates = string.Create(CultureInfo.InvariantCulture, $"accepted {scenario.AcceptedRate(fault, TimeSpan.FromSeconds(5)):F0}/s before, {scenario.AcceptedRate(scenario.Clock.ElapsedTicks, TimeSpan.FromSeconds(5)):F0}/s after");
+            await FaultScenario.WaitUntilAsync(
+                async () =>
                 {
-                    if (await broker.QueueLeaderAsync(scenario.Vhost, queue, FaultScenario.Cancel) is not { } info || info.Leader == target)
+                    foreach (var queue in Queues)
                     {
-                        return false;
+                        if (await broker.QueueLeaderAsync(scenario.Vhost, queue, FaultScenario.Cancel) is not { } info || info.Leader == target)
+                        {
+                            return false;
+                        }
+
+                        after[queue] = info.Leader;
                     }
 
-                    after[queue] = info.Leader;
-                }
+                    return true;
+                },
+                FaultScenario.Bound,
+                $"both queues led by a survivor of {ClusterBroker.Label(target)}",
+                worker);
+            scenario.Note($"leaders now submit-order {ClusterBroker.Label(after["submit-order"])} order-accepted {ClusterBroker.Label(after["order-accepted"])}");
+        }
+        catch (Exception)
+        {
+            // The node comes back whatever failed: a cluster stopped while its first node is down cannot be started again
+            // by cluster-up (that node waits at boot for peers the script starts after it). The scenario's failure counts.
+            try
+            {
+                await cluster.RestartKilledNodeAsync(target, CancellationToken.None);
+            }
+            catch (Exception restartFailure) when (restartFailure is InvalidOperationException or TimeoutException)
+            {
+                scenario.Note($"{ClusterBroker.Label(target)} could not be restarted: {restartFailure.Message}");
+            }
 
-                return true;
-            },
-            FaultScenario.Bound,
-            $"both queues led by a survivor of r{target}",
-            worker);
-        scenario.Note($"leaders now submit-order r{after["submit-order"]} order-accepted r{after["order-accepted"]}");
+            throw;
+        }
 
         // The node comes back and rejoins its queues; work keeps flowing.
         var restart = Stopwatch.StartNew();
@@ -111,16 +131,16 @@ public sealed class ClusterNodeFaultTests(LocalRabbitMqCluster cluster, FaultRep
                 return true;
             },
             FaultScenario.Bound,
-            $"r{target} back as a member of both queues",
+            $"{ClusterBroker.Label(target)} back as a member of both queues",
             worker);
         var rejoined = restart.Elapsed;
-        scenario.Note($"r{target} restarted and rejoined in {rejoined.TotalSeconds:F1}s");
+        scenario.Note($"{ClusterBroker.Label(target)} restarted and rejoined in {rejoined.TotalSeconds:F1}s");
         await scenario.WaitForProgressAsync(100, FaultScenario.Bound, worker);
 
         var row = await scenario.SettleAsync(
             "3 cluster node kill -9",
             recovery,
-            string.Create(CultureInfo.InvariantCulture, $"{Rate}/s; {before}; killed r{target} (backlog {backlog}); new leaders r{after["submit-order"]}/r{after["order-accepted"]}; rejoined in {rejoined.TotalSeconds:F1}s; resent {scenario.Load.Resent}; transport requeues {scenario.TransportFallbacks()}; {rates}; {scenario.WorkerLogCounts()}"),
+            string.Create(CultureInfo.InvariantCulture, $"{Rate}/s; {before}; killed {ClusterBroker.Label(target)} (backlog {backlog}); new leaders {ClusterBroker.Label(after["submit-order"])}/{ClusterBroker.Label(after["order-accepted"])}; rejoined in {rejoined.TotalSeconds:F1}s; resent {scenario.Load.Resent}; transport requeues {scenario.TransportFallbacks()}; {rates}; {scenario.WorkerLogCounts()}"),
             SettleBound);
         report.Add(row);
         scenario.AssertSound(row);
