@@ -8,8 +8,8 @@ namespace Workers.FaultTests;
 
 /// <summary>
 /// One scenario's world: its own vhost on a broker (the private node by default, see <see cref="IFaultBroker"/>), its
-/// own database (on the shared server by default, see <see cref="IFaultDatabase"/>), the observer (audit + dead-letter queues, declared first),
-/// the producer, and the worker processes. <see cref="SettleAsync"/> does the accounting by message id:
+/// own database (on the shared server by default, see <see cref="IFaultDatabase"/>), the observer (audit + dead-letter
+/// queues, declared first), the producer, and the worker processes. <see cref="SettleAsync"/> does the accounting by message id:
 /// LOST = confirmed by the broker to the producer, yet neither applied nor dead-lettered.
 /// </summary>
 internal sealed class FaultScenario : IAsyncDisposable
