@@ -14,7 +14,10 @@
 #   WORKERS_RABBITMQ_PORT  AMQP port of the single node          (default 5673)
 #   WORKERS_RABBITMQ_MGMT_PORT  its management HTTP port          (default 15673)
 #   WORKERS_POSTGRES_PORT  PostgreSQL port                        (default 55432)
-#   WORKERS_CLUSTER_BASE_PORT  first AMQP port of the cluster     (default 5701; nodes use 5701..5703)
+#   WORKERS_CLUSTER_BASE_PORT  first AMQP port of the cluster     (default 5701; nodes use 5701..5703,
+#                              management base+10000.., distribution base+20000..)
+#   WORKERS_CLUSTER_PREFIX     cluster node name prefix           (default r: nodes r1..r3@host); give a second
+#                              cluster on the same machine its own prefix and base port
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +25,7 @@ RMQ_PORT=${WORKERS_RABBITMQ_PORT:-5673}
 RMQ_MGMT_PORT=${WORKERS_RABBITMQ_MGMT_PORT:-15673}
 PG_PORT=${WORKERS_POSTGRES_PORT:-55432}
 CLUSTER_BASE=${WORKERS_CLUSTER_BASE_PORT:-5701}
+CLUSTER_PREFIX=${WORKERS_CLUSTER_PREFIX:-r}
 SHORT_HOST=$(hostname -s)
 PG_BIN=""
 
@@ -236,21 +240,21 @@ cluster_up() {
   # nodes were stopped 3, 2, 1 (cluster-down), so r1 (stopped last) boots first without waiting.
   for i in 1 2 3; do
     # shellcheck disable=SC2046
-    set -- $(cluster_ports $i); rmq_start "r$i" "$1" "$2" "$3"
+    set -- $(cluster_ports $i); rmq_start "$CLUSTER_PREFIX$i" "$1" "$2" "$3"
   done
   for i in 2 3; do
-    if ! rmq_ctl "r$i" cluster_status --formatter json 2>/dev/null | grep -q "\"r1@$SHORT_HOST\""; then
-      log "joining r$i to r1"
+    if ! rmq_ctl "$CLUSTER_PREFIX$i" cluster_status --formatter json 2>/dev/null | grep -q "\"${CLUSTER_PREFIX}1@$SHORT_HOST\""; then
+      log "joining $CLUSTER_PREFIX$i to ${CLUSTER_PREFIX}1"
       # The node is not in r1's cluster: whatever it holds is stale, so reset it before joining.
-      { rmq_ctl "r$i" stop_app && rmq_ctl "r$i" reset && rmq_ctl "r$i" join_cluster "r1@$SHORT_HOST" && rmq_ctl "r$i" start_app; } \
-        >/dev/null 2>&1 || die "r$i could not join r1 (log: $DATA/rabbitmq-r$i/log)"
+      { rmq_ctl "$CLUSTER_PREFIX$i" stop_app && rmq_ctl "$CLUSTER_PREFIX$i" reset && rmq_ctl "$CLUSTER_PREFIX$i" join_cluster "${CLUSTER_PREFIX}1@$SHORT_HOST" && rmq_ctl "$CLUSTER_PREFIX$i" start_app; } \
+        >/dev/null 2>&1 || die "$CLUSTER_PREFIX$i could not join ${CLUSTER_PREFIX}1 (log: $DATA/rabbitmq-$CLUSTER_PREFIX$i/log)"
     fi
   done
   for i in 1 2 3; do
     set -- $(cluster_ports $i)
     # A node left with its application stopped (a test that stopped it and died) is started again.
-    rmq_ctl "r$i" start_app >/dev/null 2>&1 || true
-    rmq_ctl "r$i" await_startup --timeout 60 >/dev/null 2>&1 || die "cluster node r$i did not start"
+    rmq_ctl "$CLUSTER_PREFIX$i" start_app >/dev/null 2>&1 || true
+    rmq_ctl "$CLUSTER_PREFIX$i" await_startup --timeout 60 >/dev/null 2>&1 || die "cluster node $CLUSTER_PREFIX$i did not start"
     rmq_wait_amqp "$1"; rmq_wait_mgmt "$3"
   done
   p=""
@@ -258,7 +262,7 @@ cluster_up() {
   echo "export WORKERS_RABBITMQ_CLUSTER=$p"
 }
 
-cluster_down() { local i; for i in 3 2 1; do rmq_stop "r$i"; done; }
+cluster_down() { local i; for i in 3 2 1; do rmq_stop "$CLUSTER_PREFIX$i"; done; }
 
 status() {
   local state
@@ -268,7 +272,7 @@ status() {
   printf 'PostgreSQL  %-8s 127.0.0.1:%s  (data %s)\n' "$state" "$PG_PORT" "$(pg_dir)"
   local i
   for i in 1 2 3; do
-    if rmq_running "r$i"; then set -- $(cluster_ports $i); printf 'Cluster r%s  running  amqp://127.0.0.1:%s\n' "$i" "$1"; fi
+    if rmq_running "$CLUSTER_PREFIX$i"; then set -- $(cluster_ports $i); printf 'Cluster %s%s  running  amqp://127.0.0.1:%s\n' "$CLUSTER_PREFIX" "$i" "$1"; fi
   done
 }
 

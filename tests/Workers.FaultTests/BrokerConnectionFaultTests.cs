@@ -11,10 +11,7 @@ public sealed class BrokerConnectionFaultTests(FaultNode node, FaultReport repor
     public async Task ConnectionsForcedClosed_WorkerReconnectsByItself_NothingLost()
     {
         await using var scenario = await FaultScenario.StartAsync(node, "close");
-        var worker = scenario.StartWorker();
-        await scenario.WaitConsumingAsync(worker);
-        scenario.StartLoad();
-        await scenario.WaitForProgressAsync(200, FaultScenario.Bound, worker);
+        var worker = await scenario.StartWorkerUnderLoadAsync();
 
         var faults = new List<long>();
         for (var i = 0; i < 2; i++)
@@ -37,11 +34,8 @@ public sealed class BrokerConnectionFaultTests(FaultNode node, FaultReport repor
     public async Task ProxyCutForSeconds_WorkerReconnectsAfterHeal_NothingLost()
     {
         await using var scenario = await FaultScenario.StartAsync(node, "cut");
-        await using var proxy = new TcpProxy("127.0.0.1", FaultNode.Port);
-        var worker = scenario.StartWorker(FaultNode.VhostUri(scenario.Vhost, proxy.Port));
-        await scenario.WaitConsumingAsync(worker);
-        scenario.StartLoad();
-        await scenario.WaitForProgressAsync(200, FaultScenario.Bound, worker);
+        await using var proxy = new TcpProxy("127.0.0.1", node.AmqpPort);
+        var worker = await scenario.StartWorkerUnderLoadAsync(node.VhostUri(scenario.Vhost, proxy.Port));
 
         proxy.Cut();
         scenario.Note("proxy cut");

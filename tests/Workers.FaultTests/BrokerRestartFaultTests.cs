@@ -28,10 +28,7 @@ public sealed class BrokerRestartFaultTests(FaultNode node, FaultReport report)
     public async Task BrokerStoppedAndRestarted_PendingRedeliveriesAndOutboxSurvive_NothingLost()
     {
         await using var scenario = await FaultScenario.StartAsync(node, "restart");
-        var worker = scenario.StartWorker(extra: FlakyPayments);
-        await scenario.WaitConsumingAsync(worker);
-        scenario.StartLoad();
-        await scenario.WaitForProgressAsync(200, FaultScenario.Bound, worker);
+        var worker = await scenario.StartWorkerUnderLoadAsync(extra: FlakyPayments);
         await FaultScenario.WaitUntilAsync(async () => await DelayedAsync(scenario) > 0, FaultScenario.Bound, "redeliveries pending in the delay ladder", worker);
         var pending = await DelayedAsync(scenario);
 
@@ -58,13 +55,15 @@ public sealed class BrokerRestartFaultTests(FaultNode node, FaultReport report)
     public async Task BrokerKilledMidHandlerRepeatedly_WorkerConsumesAgainEachTime_NothingLost()
     {
         await using var scenario = await FaultScenario.StartAsync(node, "bkill");
-        var worker = scenario.StartWorker(extra: FlakyPayments);
-        await scenario.WaitConsumingAsync(worker);
-        scenario.StartLoad();
+        var worker = await scenario.StartWorkerUnderLoadAsync(extra: FlakyPayments, progress: 150);
         var recoveries = new List<TimeSpan>();
         for (var i = 0; i < FaultSettings.Repeats; i++)
         {
-            await scenario.WaitForProgressAsync(150, FaultScenario.Bound, worker);
+            if (i > 0)
+            {
+                await scenario.WaitForProgressAsync(150, FaultScenario.Bound, worker);
+            }
+
             await node.KillAsync(FaultScenario.Cancel);
             scenario.Note($"node killed (#{i + 1})");
             await node.StartAsync(FaultScenario.Cancel);

@@ -21,7 +21,7 @@ public sealed class DependencyOutageFaultTests(FaultNode node, FaultReport repor
         await File.WriteAllTextAsync(overrides, Payment(down: false), FaultScenario.Cancel);
         try
         {
-            var worker = scenario.StartWorker(extra: new Dictionary<string, string>
+            var worker = await scenario.StartWorkerUnderLoadAsync(extra: new Dictionary<string, string>
             {
                 ["WORKERS_SAMPLE_OVERRIDES"] = overrides,
                 ["Workers__Endpoints__submit-order__CircuitBreaker__FailureRatio"] = "0.5",
@@ -31,9 +31,6 @@ public sealed class DependencyOutageFaultTests(FaultNode node, FaultReport repor
                 ["Workers__Endpoints__submit-order__CircuitBreaker__MaxBreakDuration"] = "00:00:02",
             });
             var http = await worker.WaitForListeningAsync(FaultScenario.Bound);
-            await scenario.WaitConsumingAsync(worker);
-            scenario.StartLoad();
-            await scenario.WaitForProgressAsync(200, FaultScenario.Bound, worker);
 
             await File.WriteAllTextAsync(overrides, Payment(down: true), FaultScenario.Cancel);
             scenario.Note("payment down");

@@ -4,8 +4,17 @@ using Npgsql;
 namespace Workers.FaultTests;
 
 /// <summary>The consumer's effects as the database holds them (<c>sample_effects</c>), counted per order and kind.</summary>
-internal sealed class EffectLedger(string connectionString)
+/// <remarks>
+/// Unpooled: a pooled connection to a primary killed by a scenario would fail the next read; a fresh one goes (through
+/// a multi-host, primary-only connection string) to the current primary.
+/// </remarks>
+internal sealed class EffectLedger
 {
+    private readonly string connectionString;
+
+    public EffectLedger(string connectionString) =>
+        this.connectionString = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString;
+
     public Dictionary<Guid, int> Accepted { get; private set; } = [];
 
     public Dictionary<Guid, int> Notified { get; private set; } = [];

@@ -7,8 +7,9 @@ using Xunit;
 namespace Workers.FaultTests;
 
 /// <summary>
-/// One scenario's world: its own vhost on the private node, the observer (audit + dead-letter queues, declared first),
-/// the producer, and the worker processes. <see cref="SettleAsync"/> does the accounting by message id:
+/// One scenario's world: its own vhost on a broker (the private node by default, see <see cref="IFaultBroker"/>), its
+/// own database (on the shared server by default, see <see cref="IFaultDatabase"/>), the observer (audit + dead-letter
+/// queues, declared first), the producer, and the worker processes. <see cref="SettleAsync"/> does the accounting by message id:
 /// LOST = confirmed by the broker to the producer, yet neither applied nor dead-lettered.
 /// </summary>
 internal sealed class FaultScenario : IAsyncDisposable
@@ -20,15 +21,15 @@ internal sealed class FaultScenario : IAsyncDisposable
 
     /// <summary>Settling gives up when no confirmed id was accounted for during this long (a stuck consumer).</summary>
     public static readonly TimeSpan StallBound = TimeSpan.FromSeconds(45);
-    private readonly FaultNode node;
+    private readonly IFaultBroker broker;
     private readonly List<WorkerProcess> workers = [];
     private readonly StringBuilder log = new();
     private CancellationTokenSource? stopLoad;
     private Task? loadTask;
 
-    private FaultScenario(FaultNode node, string vhost, PostgresTestDatabase database)
+    private FaultScenario(IFaultBroker broker, string vhost, IFaultDatabase database)
     {
-        this.node = node;
+        this.broker = broker;
         Vhost = vhost;
         Database = database;
         Observer = new QueueObserver(Clock);
@@ -36,7 +37,7 @@ internal sealed class FaultScenario : IAsyncDisposable
     }
 
     /// <summary>The scenario's own database (effects, inbox, outbox).</summary>
-    public PostgresTestDatabase Database { get; }
+    public IFaultDatabase Database { get; }
 
     /// <summary>The effects table, read on demand.</summary>
     public EffectLedger Effects { get; }
@@ -48,7 +49,11 @@ internal sealed class FaultScenario : IAsyncDisposable
 
     public string Vhost { get; }
 
-    public Uri Broker => FaultNode.VhostUri(Vhost);
+    /// <summary>The vhost's URI for the test's own clients (producer, observer, CLI).</summary>
+    public Uri Broker => broker.ClientUri(Vhost);
+
+    /// <summary>The vhost's URI for the workers.</summary>
+    public Uri WorkerBroker => broker.WorkerUri(Vhost);
 
     public QueueObserver Observer { get; }
 
@@ -56,27 +61,35 @@ internal sealed class FaultScenario : IAsyncDisposable
 
     public static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    public static async Task<FaultScenario> StartAsync(FaultNode node, string name, bool drainErrorQueue = true)
-    {
-        ArgumentNullException.ThrowIfNull(node);
-        await node.EnsureRunningAsync(Cancel);
+    /// <summary>A scenario on the suite's private node, with its own database on the shared server.</summary>
+    public static Task<FaultScenario> StartAsync(FaultNode node, string name, bool drainErrorQueue = true) =>
+        StartAsync((IFaultBroker)node, name, drainErrorQueue);
 
-        var database = new PostgresTestDatabase();
-        await database.InitializeAsync();
-        var scenario = new FaultScenario(node, $"fault-{name}-{Guid.NewGuid():N}"[..40], database);
-        await node.AddVhostAsync(scenario.Vhost, cancellationToken: Cancel);
+    /// <summary>
+    /// A scenario on <paramref name="broker"/>, with the database <paramref name="database"/> creates (a database of its
+    /// own on the shared server when null).
+    /// </summary>
+    public static async Task<FaultScenario> StartAsync(IFaultBroker broker, string name, bool drainErrorQueue = true, Func<CancellationToken, Task<IFaultDatabase>>? database = null)
+    {
+        ArgumentNullException.ThrowIfNull(broker);
+        await broker.EnsureRunningAsync(Cancel);
+
+        var created = await (database ?? SharedFaultDatabase.CreateAsync)(Cancel);
+        var scenario = new FaultScenario(broker, $"fault-{name}-{Guid.NewGuid():N}"[..40], created);
+        await broker.CreateVhostAsync(scenario.Vhost, Cancel);
         scenario.Observer.DrainErrorQueue = drainErrorQueue;
+        scenario.Observer.AuditQueueArguments = broker.AuditQueueArguments;
         await scenario.Observer.StartAsync(scenario.Broker, Cancel);
         scenario.Load = new OrderLoad(scenario.Broker, scenario.Clock);
         return scenario;
     }
 
-    /// <summary>Starts a sample worker on this vhost (or through <paramref name="broker"/>, e.g. a proxy) with the scenario's settings.</summary>
-    public WorkerProcess StartWorker(Uri? broker = null, IReadOnlyDictionary<string, string>? extra = null)
+    /// <summary>Starts a sample worker on this vhost (or through <paramref name="via"/>, e.g. a proxy) with the scenario's settings.</summary>
+    public WorkerProcess StartWorker(Uri? via = null, IReadOnlyDictionary<string, string>? extra = null)
     {
         var environment = new Dictionary<string, string>
         {
-            ["WORKERS_RABBITMQ_URI"] = (broker ?? Broker).ToString(),
+            ["WORKERS_RABBITMQ_URI"] = (via ?? WorkerBroker).ToString(),
             ["WORKERS_POSTGRES"] = Database.ConnectionString,
             ["Urls"] = "http://127.0.0.1:0",
             ["Workers__ShutdownTimeout"] = "00:00:20",
@@ -91,7 +104,7 @@ internal sealed class FaultScenario : IAsyncDisposable
             ["Logging__LogLevel__MassTransit"] = "Information",
             ["Logging__LogLevel__Workers.Resilience.CircuitBreaker"] = "Information",
         };
-        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+        foreach (var (key, value) in broker.WorkerSettings.Concat(extra ?? new Dictionary<string, string>()))
         {
             environment[key] = value;
         }
@@ -108,6 +121,20 @@ internal sealed class FaultScenario : IAsyncDisposable
         var bound = timeout ?? Bound;
         Metrics.Add(worker, await worker.WaitForListeningAsync(bound));
         await WaitUntilAsync(async () => await Observer.ConsumerCountAsync("submit-order", Cancel) >= 1 && await Observer.ConsumerCountAsync("order-accepted", Cancel) >= 1, bound, "the worker consumes submit-order and order-accepted", worker);
+    }
+
+    /// <summary>
+    /// The common preamble: starts a worker (see <see cref="StartWorker"/>), waits until it consumes, starts the steady
+    /// load (<paramref name="rate"/> per second, <see cref="FaultSettings.Rate"/> by default) and waits until
+    /// <paramref name="progress"/> orders are accepted. Returns the worker.
+    /// </summary>
+    public async Task<WorkerProcess> StartWorkerUnderLoadAsync(Uri? via = null, IReadOnlyDictionary<string, string>? extra = null, int progress = 200, int? rate = null)
+    {
+        var worker = StartWorker(via, extra);
+        await WaitConsumingAsync(worker);
+        StartLoad(rate);
+        await WaitForProgressAsync(progress, Bound, worker);
+        return worker;
     }
 
     /// <summary>Waits (bounded) until <c>submit-order</c> has exactly <paramref name="count"/> consumers.</summary>
@@ -155,6 +182,31 @@ internal sealed class FaultScenario : IAsyncDisposable
         var arrivals = Load.Confirmed.Where(c => c.Value >= healTick).Select(c => Observer.FirstArrival.TryGetValue(c.Key, out var at) ? at : long.MaxValue).ToList();
         var first = arrivals.Count == 0 ? long.MaxValue : arrivals.Min();
         return first == long.MaxValue ? null : TimeSpan.FromSeconds((double)(first - healTick) / Stopwatch.Frequency);
+    }
+
+    /// <summary>
+    /// Waits (bounded) until an order confirmed after <paramref name="tick"/> is accepted; returns the time from the tick
+    /// to that acceptance (see <see cref="RecoverySince"/>).
+    /// </summary>
+    public async Task<TimeSpan> WaitForRecoveryAsync(long tick, WorkerProcess? worker = null)
+    {
+        TimeSpan? recovery = null;
+        await WaitUntilAsync(() => Task.FromResult((recovery = RecoverySince(tick)) is not null), Bound, "an order confirmed after the fault accepted", worker);
+        return recovery!.Value;
+    }
+
+    /// <summary>Orders accepted per second (first arrivals) over <paramref name="window"/> ending at tick <paramref name="end"/>.</summary>
+    public double AcceptedRate(long end, TimeSpan window)
+    {
+        var start = end - (long)(window.TotalSeconds * Stopwatch.Frequency);
+        return Observer.FirstArrival.Values.Count(t => t > start && t <= end) / window.TotalSeconds;
+    }
+
+    /// <summary>How many warning and error lines the workers logged, e.g. <c>worker log warn 12 fail 3</c>.</summary>
+    public string WorkerLogCounts()
+    {
+        var lines = workers.SelectMany(w => w.Output.Split('\n')).ToList();
+        return string.Create(CultureInfo.InvariantCulture, $"worker log warn {lines.Count(l => l.StartsWith("warn:", StringComparison.Ordinal))} fail {lines.Count(l => l.StartsWith("fail:", StringComparison.Ordinal))}");
     }
 
     public void Note(string text)
@@ -345,10 +397,7 @@ internal sealed class FaultScenario : IAsyncDisposable
         await Load.DisposeAsync();
         await Observer.DisposeAsync();
         await Database.DisposeAsync();
-        if (node.IsRunning)
-        {
-            await node.DeleteVhostAsync(Vhost);
-        }
+        await broker.DeleteVhostAsync(Vhost);
     }
 
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, WorkerProcess? worker = null)

@@ -18,11 +18,8 @@ public sealed class NetworkFaultTests(FaultNode node, FaultReport report)
     public async Task SlowSlicedStalledAndCutNetwork_CorrectnessHolds_ConsumersResumeAfterHeal()
     {
         await using var scenario = await FaultScenario.StartAsync(node, "net");
-        await using var proxy = new FaultyProxy(FaultNode.Port);
-        var worker = scenario.StartWorker(FaultNode.VhostUri(scenario.Vhost, proxy.Port));
-        await scenario.WaitConsumingAsync(worker);
-        scenario.StartLoad();
-        await scenario.WaitForProgressAsync(200, FaultScenario.Bound, worker);
+        await using var proxy = new FaultyProxy(node.AmqpPort);
+        var worker = await scenario.StartWorkerUnderLoadAsync(node.VhostUri(scenario.Vhost, proxy.Port));
 
         var phases = new List<string>();
         var heals = new List<(string Name, long Tick)>();

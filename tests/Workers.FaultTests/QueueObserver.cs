@@ -31,6 +31,12 @@ internal sealed class QueueObserver : IAsyncDisposable
     /// <summary>When false, <c>submit-order_error</c> is declared but not drained (the dead-letter replay scenario works on it).</summary>
     public bool DrainErrorQueue { get; set; } = true;
 
+    /// <summary>
+    /// Arguments of the audit queue (e.g. quorum on a cluster, so that it outlives a node); none by default. The
+    /// dead-letter queues stay classic: the workers' own dead-letter path declares them so.
+    /// </summary>
+    public IDictionary<string, object?>? AuditQueueArguments { get; set; }
+
     /// <summary>Orders seen as accepted (OrderAccepted events), with how many events each.</summary>
     public IReadOnlyDictionary<Guid, int> Accepted => accepted;
 
@@ -55,7 +61,7 @@ internal sealed class QueueObserver : IAsyncDisposable
         channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
         await channel.BasicQosAsync(0, 200, false, cancellationToken);
         await channel.ExchangeDeclareAsync(OrderAcceptedExchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken);
-        await channel.QueueDeclareAsync(AuditQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken);
+        await channel.QueueDeclareAsync(AuditQueue, durable: true, exclusive: false, autoDelete: false, AuditQueueArguments, cancellationToken: cancellationToken);
         await channel.QueueBindAsync(AuditQueue, OrderAcceptedExchange, string.Empty, cancellationToken: cancellationToken);
         foreach (var queue in new[] { ErrorQueue, SkippedQueue })
         {

@@ -12,10 +12,7 @@ public sealed class WorkerProcessFaultTests(FaultNode node, FaultReport report)
     public async Task WorkerKilledMidProcessing_RestartedWorkerRedeliversInFlight_EffectsExactlyOnce()
     {
         await using var scenario = await FaultScenario.StartAsync(node, "kill");
-        var worker = scenario.StartWorker();
-        await scenario.WaitConsumingAsync(worker);
-        scenario.StartLoad();
-        await scenario.WaitForProgressAsync(200, FaultScenario.Bound, worker);
+        var worker = await scenario.StartWorkerUnderLoadAsync();
 
         var restarts = new List<TimeSpan>();
         for (var i = 0; i < Math.Max(2, FaultSettings.Repeats); i++)
@@ -41,10 +38,7 @@ public sealed class WorkerProcessFaultTests(FaultNode node, FaultReport report)
     public async Task WorkerSigtermMidLoad_ExitsZero_NothingAckedUnprocessed_NothingLost()
     {
         await using var scenario = await FaultScenario.StartAsync(node, "term");
-        var worker = scenario.StartWorker();
-        await scenario.WaitConsumingAsync(worker);
-        scenario.StartLoad();
-        await scenario.WaitForProgressAsync(300, FaultScenario.Bound, worker);
+        var worker = await scenario.StartWorkerUnderLoadAsync(progress: 300);
 
         await scenario.Metrics.ScrapeAsync(FaultScenario.Cancel);
         var stop = Stopwatch.StartNew();

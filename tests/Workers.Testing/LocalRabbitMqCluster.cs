@@ -10,6 +10,8 @@ namespace Workers.Testing;
 /// A private 3-node RabbitMQ cluster on this machine (nodes <c>r1..r3@host</c>, AMQP 5701–5703, management
 /// 15701–15703), started with <c>scripts/services.sh cluster-up</c> and stopped with <c>cluster-down</c> when the
 /// fixture is disposed. Tests may stop and start single nodes. It never touches the shared single node.
+/// <c>WORKERS_CLUSTER_PREFIX</c> and <c>WORKERS_CLUSTER_BASE_PORT</c> (read by the script too) give it other node names
+/// and ports, so that two runs on one machine do not share (and break) one cluster.
 /// Use as a collection fixture so that one cluster serves every class that needs it.
 /// </summary>
 public sealed class LocalRabbitMqCluster : IAsyncLifetime
@@ -17,14 +19,25 @@ public sealed class LocalRabbitMqCluster : IAsyncLifetime
     /// <summary>Number of nodes.</summary>
     public const int NodeCount = 3;
 
+    /// <summary>Environment variable with the node name prefix (default <c>r</c>: nodes <c>r1..r3</c>).</summary>
+    public const string PrefixVariable = "WORKERS_CLUSTER_PREFIX";
+
+    /// <summary>Environment variable with the AMQP port of node 1 (default 5701; management +10000, distribution +20000).</summary>
+    public const string BasePortVariable = "WORKERS_CLUSTER_BASE_PORT";
+
     /// <summary>AMQP port of node 1 (node N listens on <c>FirstAmqpPort + N - 1</c>).</summary>
-    public const int FirstAmqpPort = 5701;
+    public static int FirstAmqpPort { get; } =
+        int.TryParse(Environment.GetEnvironmentVariable(BasePortVariable), NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and < 45536 ? port : 5701;
 
     /// <summary>Management port of node 1 (node N listens on <c>FirstManagementPort + N - 1</c>).</summary>
-    public const int FirstManagementPort = 15701;
+    public static int FirstManagementPort => FirstAmqpPort + 10000;
+
+    /// <summary>Node name prefix (<c>r</c> unless <see cref="PrefixVariable"/> says otherwise).</summary>
+    public static string NodePrefix { get; } = Environment.GetEnvironmentVariable(PrefixVariable) is { Length: > 0 } prefix ? prefix : "r";
 
     private static readonly TimeSpan ScriptTimeout = TimeSpan.FromMinutes(4);
     private readonly List<string> vhosts = [];
+    private readonly Dictionary<int, Dictionary<string, string>> killed = [];
 
     /// <summary>The repository's root folder (the one holding Workers.sln).</summary>
     public string RepositoryRoot { get; } = FindRepositoryRoot();
@@ -33,7 +46,7 @@ public sealed class LocalRabbitMqCluster : IAsyncLifetime
     public string ShortHost { get; private set; } = string.Empty;
 
     /// <summary>The node's Erlang name, e.g. <c>r2@host</c>.</summary>
-    public string NodeName(int node) => $"r{CheckNode(node)}@{ShortHost}";
+    public string NodeName(int node) => $"{NodePrefix}{CheckNode(node)}@{ShortHost}";
 
     /// <summary>The node's AMQP port.</summary>
     public static int AmqpPort(int node) => FirstAmqpPort + CheckNode(node) - 1;
@@ -101,6 +114,64 @@ public sealed class LocalRabbitMqCluster : IAsyncLifetime
     {
         await RunAsync("rabbitmqctl", ["-q", "-n", NodeName(node), "start_app"], TimeSpan.FromSeconds(90), cancellationToken);
         await RunAsync("rabbitmqctl", ["-q", "-n", NodeName(node), "await_startup", "--timeout", "60"], TimeSpan.FromSeconds(70), cancellationToken);
+    }
+
+    /// <summary>
+    /// Kills the node's Erlang VM with SIGKILL (no clean shutdown) and waits until the process is gone; remembers the
+    /// environment it ran with (its RabbitMQ settings) for <see cref="RestartKilledNodeAsync"/>.
+    /// </summary>
+    public async Task KillNodeAsync(int node, CancellationToken cancellationToken = default)
+    {
+        var output = await RunAsync("rabbitmqctl", ["-q", "-n", NodeName(node), "eval", "os:getpid()."], TimeSpan.FromSeconds(30), cancellationToken);
+        var pid = int.Parse(output.Trim().Trim('"'), CultureInfo.InvariantCulture);
+        var environment = (await File.ReadAllTextAsync($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/environ", cancellationToken))
+            .Split('\0', StringSplitOptions.RemoveEmptyEntries)
+            .Select(entry => entry.Split('=', 2))
+            .Where(pair => pair.Length == 2 && pair[0].StartsWith("RABBITMQ_", StringComparison.Ordinal))
+            .ToDictionary(pair => pair[0], pair => pair[1], StringComparer.Ordinal);
+        if (!environment.ContainsKey("RABBITMQ_MNESIA_BASE"))
+        {
+            throw new InvalidOperationException($"Node {NodeName(node)} (pid {pid}) has no RABBITMQ_MNESIA_BASE in its environment: it cannot be restarted as it ran.");
+        }
+
+        killed[node] = environment;
+        using var process = Process.GetProcessById(pid);
+        process.Kill();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(timeout.Token);
+    }
+
+    /// <summary>
+    /// Starts a node killed by <see cref="KillNodeAsync"/> again, with the settings it ran with, and waits until it has
+    /// started. The other nodes are not touched (unlike <c>cluster-up</c>, which resets a node it does not find in the
+    /// cluster), so the node rejoins as the member it was.
+    /// </summary>
+    public async Task RestartKilledNodeAsync(int node, CancellationToken cancellationToken = default)
+    {
+        if (!killed.Remove(node, out var environment))
+        {
+            throw new InvalidOperationException($"Node {NodeName(node)} was not killed by this fixture.");
+        }
+
+        await RunAsync("rabbitmq-server", ["-detached"], TimeSpan.FromSeconds(60), cancellationToken, environment);
+
+        // -detached returns at once; await_startup needs the node registered with epmd, so ping until it is.
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await RunAsync("rabbitmqctl", ["-q", "-n", NodeName(node), "ping"], TimeSpan.FromSeconds(30), cancellationToken);
+                break;
+            }
+            catch (InvalidOperationException) when (deadline.Elapsed < ScriptTimeout)
+            {
+                await Task.Delay(250, cancellationToken);
+            }
+        }
+
+        await RunAsync("rabbitmqctl", ["-q", "-n", NodeName(node), "await_startup", "--timeout", "120"], TimeSpan.FromSeconds(130), cancellationToken);
     }
 
     /// <summary>Names of the running nodes, as node 1..3 see it (asks the first node that answers).</summary>

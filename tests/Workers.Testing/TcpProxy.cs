@@ -6,7 +6,8 @@ namespace Workers.Testing;
 /// <summary>
 /// A loopback TCP proxy in front of a service, so that one test can take "the network" away from its
 /// client without touching the shared server: <see cref="Cut"/> drops every connection and refuses new ones,
-/// <see cref="Restore"/> accepts again.
+/// <see cref="Restore"/> accepts again. The bytes of each direction go through an <see cref="ITcpPipe"/>: a plain
+/// copy by default, or a test's own (latency, slicing, stalls).
 /// </summary>
 public sealed class TcpProxy : IAsyncDisposable
 {
@@ -15,15 +16,18 @@ public sealed class TcpProxy : IAsyncDisposable
     private readonly CancellationTokenSource stopping = new();
     private readonly List<TcpClient> open = [];
     private readonly Task acceptLoop;
+    private readonly ITcpPipe pipe;
     private volatile bool cut;
 
     /// <summary>
     /// Starts a proxy on 127.0.0.1 (a free port) forwarding to <paramref name="targetHost"/>:<paramref name="targetPort"/>;
-    /// with <paramref name="enabled"/> false it starts cut (refusing) until <see cref="Restore"/>.
+    /// with <paramref name="enabled"/> false it starts cut (refusing) until <see cref="Restore"/>. Each direction of each
+    /// connection is forwarded by <paramref name="pipe"/> (a plain copy when null).
     /// </summary>
-    public TcpProxy(string targetHost, int targetPort, bool enabled = true)
+    public TcpProxy(string targetHost, int targetPort, bool enabled = true, ITcpPipe? pipe = null)
     {
         cut = !enabled;
+        this.pipe = pipe ?? CopyPipe.Instance;
         target = new IPEndPoint(Dns.GetHostAddresses(targetHost).First(a => a.AddressFamily == AddressFamily.InterNetwork), targetPort);
         listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -108,7 +112,9 @@ public sealed class TcpProxy : IAsyncDisposable
 
     private async Task PipeAsync(TcpClient client)
     {
-        var upstream = new TcpClient();
+        // No Nagle: what a pipe writes (e.g. a small slice) leaves as it is, and small frames are not held back.
+        var upstream = new TcpClient { NoDelay = true };
+        client.NoDelay = true;
         try
         {
             await upstream.ConnectAsync(target, stopping.Token);
@@ -119,8 +125,8 @@ public sealed class TcpProxy : IAsyncDisposable
             }
 
             using var both = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
-            var a = client.GetStream().CopyToAsync(upstream.GetStream(), both.Token);
-            var b = upstream.GetStream().CopyToAsync(client.GetStream(), both.Token);
+            var a = pipe.ForwardAsync(client.GetStream(), upstream.GetStream(), both.Token);
+            var b = pipe.ForwardAsync(upstream.GetStream(), client.GetStream(), both.Token);
             await Task.WhenAny(a, b);
             await both.CancelAsync();
         }
@@ -139,5 +145,12 @@ public sealed class TcpProxy : IAsyncDisposable
             client.Dispose();
             upstream.Dispose();
         }
+    }
+
+    private sealed class CopyPipe : ITcpPipe
+    {
+        public static readonly CopyPipe Instance = new();
+
+        public Task ForwardAsync(Stream from, Stream to, CancellationToken cancellationToken) => from.CopyToAsync(to, cancellationToken);
     }
 }
