@@ -41,10 +41,11 @@ public static class ResilienceConfigurationExtensions
         ArgumentNullException.ThrowIfNull(brokerUri);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new RedeliveryConnection(brokerUri(sp)));
+        services.TryAddSingleton<ErrorQueueTypes>();
         services.TryAddSingleton(sp =>
         {
             var connection = sp.GetRequiredService<RedeliveryConnection>();
-            return new RedeliveryTransport(connection.BrokerUri, connection.ClusterNodes);
+            return new RedeliveryTransport(connection.BrokerUri, connection.ClusterNodes) { ErrorQueueTypes = sp.GetRequiredService<ErrorQueueTypes>() };
         });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, BrokerRequirementsHostedService>());
         return services;

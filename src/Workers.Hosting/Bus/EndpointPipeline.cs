@@ -37,6 +37,7 @@ internal static class EndpointPipeline
         if (settings.QueueType == QueueType.Quorum)
         {
             endpoint.SetQuorumQueue();
+            context.GetRequiredService<Workers.Resilience.Redelivery.ErrorQueueTypes>().UseQuorum(settings.Queue + Workers.Resilience.DeadLetter.DeadLetterConstants.ErrorQueueSuffix);
         }
 
         endpoint.UseWorkersRedelivery(context, settings.Redelivery, settings.DeadLetter);

@@ -74,12 +74,33 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
 
     /// <summary>Makes sure an error queue exists (MassTransit's shape: a fanout exchange of the same name bound to a durable queue).</summary>
     public Task EnsureErrorQueueAsync(string errorQueue, CancellationToken cancellationToken) =>
-        EnsureOnceAsync("error:" + errorQueue, async (channel, ct) =>
+        EnsureOnceAsync("error:" + errorQueue, () => DeclareErrorQueueAsync(errorQueue), cancellationToken);
+
+    /// <summary>Which error queues are quorum queues (those of quorum endpoints).</summary>
+    public ErrorQueueTypes ErrorQueueTypes { get; init; } = new();
+
+    // The error queue as the endpoint's type says; when the broker has it of the other type already (declared by
+    // code that configured the endpoint's type another way), that type on a fresh channel (a 406 closes the channel).
+    private async Task DeclareErrorQueueAsync(string errorQueue)
+    {
+        var quorum = ErrorQueueTypes.IsQuorum(errorQueue);
+        try
         {
-            await channel.ExchangeDeclareAsync(errorQueue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: ct).ConfigureAwait(false);
-            await channel.QueueDeclareAsync(errorQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct).ConfigureAwait(false);
-            await channel.QueueBindAsync(errorQueue, errorQueue, string.Empty, cancellationToken: ct).ConfigureAwait(false);
-        }, cancellationToken);
+            await RunDeclarationAsync((channel, ct) => DeclareErrorQueueAsync(channel, errorQueue, quorum, ct)).ConfigureAwait(false);
+        }
+        catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 406)
+        {
+            await RunDeclarationAsync((channel, ct) => DeclareErrorQueueAsync(channel, errorQueue, !quorum, ct)).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task DeclareErrorQueueAsync(IChannel channel, string errorQueue, bool quorum, CancellationToken cancellationToken)
+    {
+        var arguments = quorum ? new Dictionary<string, object?> { ["x-queue-type"] = "quorum" } : null;
+        await channel.ExchangeDeclareAsync(errorQueue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.QueueDeclareAsync(errorQueue, durable: true, exclusive: false, autoDelete: false, arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.QueueBindAsync(errorQueue, errorQueue, string.Empty, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Publishes a message into the ladder so that it returns to <paramref name="queue"/> after <paramref name="delay"/>; completes once the broker confirmed it.</summary>
     public async Task PublishDelayedAsync(string queue, TimeSpan delay, ReadOnlyMemory<byte> body, BasicProperties properties, CancellationToken cancellationToken)
@@ -165,9 +186,12 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
         }
     }
 
-    private async Task EnsureOnceAsync(string key, Func<IChannel, CancellationToken, Task> declare, CancellationToken cancellationToken)
+    private Task EnsureOnceAsync(string key, Func<IChannel, CancellationToken, Task> declare, CancellationToken cancellationToken) =>
+        EnsureOnceAsync(key, () => RunDeclarationAsync(declare), cancellationToken);
+
+    private async Task EnsureOnceAsync(string key, Func<Task> declare, CancellationToken cancellationToken)
     {
-        var task = declared.GetOrAdd(key, _ => RunDeclarationAsync(declare));
+        var task = declared.GetOrAdd(key, _ => declare());
         try
         {
             await task.WaitAsync(cancellationToken).ConfigureAwait(false);
