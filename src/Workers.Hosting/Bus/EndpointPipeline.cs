@@ -25,6 +25,13 @@ internal static class EndpointPipeline
         where TConsumer : class, IConsumer
     {
         endpoint.PrefetchCount = settings.PrefetchCount;
+
+        // No Fault<T> event per failed attempt: a failure that is redelivered is not a fault yet, and MassTransit
+        // publishes it from inside the consume pipe — inside the inbox transaction — where a broker outage made the
+        // publish hang and hold the inbox row lock, so that every later attempt of that message timed out. A message
+        // that fails for good lands in <queue>_error with its fault headers. Request/response callers still get their
+        // fault (MassTransit sends it to a ResponseAddress or FaultAddress whatever this flag says).
+        endpoint.PublishFaults = false;
         if (settings.ConcurrentMessageLimit is { } limit)
         {
             endpoint.ConcurrentMessageLimit = limit;
