@@ -37,11 +37,7 @@ public sealed class BrokerRestartFaultTests(FaultNode node, FaultReport report)
         await node.StartAsync(FaultScenario.Cancel);
         var heal = scenario.Clock.ElapsedTicks;
         scenario.Note("node started");
-        await FaultScenario.WaitUntilAsync(
-            async () => await scenario.Observer.ConsumerCountAsync("submit-order", FaultScenario.Cancel) == 1 && await scenario.Observer.ConsumerCountAsync("order-accepted", FaultScenario.Cancel) == 1,
-            FaultScenario.Bound,
-            "one consumer on each queue after the restart",
-            worker);
+        await scenario.WaitOneConsumerEachAsync(worker, "the restart");
         await scenario.WaitForProgressAsync(300, FaultScenario.Bound, worker);
 
         var row = await scenario.SettleAsync("2 broker stop/start", null, string.Create(CultureInfo.InvariantCulture, $"{pending} redeliveries pending at stop; resent {scenario.Load.Resent}"));
@@ -71,11 +67,7 @@ public sealed class BrokerRestartFaultTests(FaultNode node, FaultReport report)
             scenario.Note("node started");
 
             // No stuck consumer: both endpoints consume again by themselves, and work flows.
-            await FaultScenario.WaitUntilAsync(
-                async () => await scenario.Observer.ConsumerCountAsync("submit-order", FaultScenario.Cancel) == 1 && await scenario.Observer.ConsumerCountAsync("order-accepted", FaultScenario.Cancel) == 1,
-                FaultScenario.Bound,
-                "one consumer on each queue after the restart",
-                worker);
+            await scenario.WaitOneConsumerEachAsync(worker, "the restart");
             await scenario.WaitForProgressAsync(150, FaultScenario.Bound, worker);
             recoveries.Add(restarted.Elapsed);
         }

@@ -21,15 +21,7 @@ public sealed class DependencyOutageFaultTests(FaultNode node, FaultReport repor
         await File.WriteAllTextAsync(overrides, Payment(down: false), FaultScenario.Cancel);
         try
         {
-            var worker = await scenario.StartWorkerUnderLoadAsync(extra: new Dictionary<string, string>
-            {
-                ["WORKERS_SAMPLE_OVERRIDES"] = overrides,
-                ["Workers__Endpoints__submit-order__CircuitBreaker__FailureRatio"] = "0.5",
-                ["Workers__Endpoints__submit-order__CircuitBreaker__MinimumThroughput"] = "10",
-                ["Workers__Endpoints__submit-order__CircuitBreaker__SamplingDuration"] = "00:00:05",
-                ["Workers__Endpoints__submit-order__CircuitBreaker__BreakDuration"] = "00:00:01",
-                ["Workers__Endpoints__submit-order__CircuitBreaker__MaxBreakDuration"] = "00:00:02",
-            });
+            var worker = await scenario.StartWorkerUnderLoadAsync(extra: FastBreaker(overrides));
             var http = await worker.WaitForListeningAsync(FaultScenario.Bound);
 
             await File.WriteAllTextAsync(overrides, Payment(down: true), FaultScenario.Cancel);
@@ -73,19 +65,8 @@ public sealed class DependencyOutageFaultTests(FaultNode node, FaultReport repor
         await File.WriteAllTextAsync(overrides, Payment(down: false), FaultScenario.Cancel);
         try
         {
-            var worker = scenario.StartWorker(extra: new Dictionary<string, string>
-            {
-                ["WORKERS_SAMPLE_OVERRIDES"] = overrides,
-                ["Workers__Endpoints__submit-order__CircuitBreaker__FailureRatio"] = "0.5",
-                ["Workers__Endpoints__submit-order__CircuitBreaker__MinimumThroughput"] = "10",
-                ["Workers__Endpoints__submit-order__CircuitBreaker__SamplingDuration"] = "00:00:05",
-                ["Workers__Endpoints__submit-order__CircuitBreaker__BreakDuration"] = "00:00:01",
-                ["Workers__Endpoints__submit-order__CircuitBreaker__MaxBreakDuration"] = "00:00:02",
-            });
+            var worker = await scenario.StartWorkerUnderLoadAsync(extra: FastBreaker(overrides));
             var http = await worker.WaitForListeningAsync(FaultScenario.Bound);
-            await scenario.WaitConsumingAsync(worker);
-            scenario.StartLoad();
-            await scenario.WaitForProgressAsync(200, FaultScenario.Bound, worker);
 
             await File.WriteAllTextAsync(overrides, Payment(down: true), FaultScenario.Cancel);
             scenario.Note("payment down");
@@ -105,11 +86,7 @@ public sealed class DependencyOutageFaultTests(FaultNode node, FaultReport repor
             var heal = scenario.Clock.ElapsedTicks;
             await File.WriteAllTextAsync(overrides, Payment(down: false), FaultScenario.Cancel);
             scenario.Note("payment up");
-            await FaultScenario.WaitUntilAsync(
-                async () => await scenario.Observer.ConsumerCountAsync("submit-order", FaultScenario.Cancel) == 1 && await scenario.Observer.ConsumerCountAsync("order-accepted", FaultScenario.Cancel) == 1,
-                FaultScenario.Bound,
-                "one consumer on each queue after the outage",
-                worker);
+            await scenario.WaitOneConsumerEachAsync(worker, "the outage");
             await scenario.WaitForProgressAsync(300, FaultScenario.Bound, worker);
             var openings = await OpenTransitionsAsync(http);
             var row = await scenario.SettleAsync($"7b outage + broker kill x{FaultSettings.Repeats}", null, string.Create(CultureInfo.InvariantCulture, $"breaker opened x{openings}; resent {scenario.Load.Resent}; transport requeues {scenario.TransportFallbacks()}"));
@@ -123,6 +100,17 @@ public sealed class DependencyOutageFaultTests(FaultNode node, FaultReport repor
             File.Delete(overrides);
         }
     }
+
+    // The payment switch file and a breaker that opens fast and probes every one or two seconds.
+    private static Dictionary<string, string> FastBreaker(string overrides) => new()
+    {
+        ["WORKERS_SAMPLE_OVERRIDES"] = overrides,
+        ["Workers__Endpoints__submit-order__CircuitBreaker__FailureRatio"] = "0.5",
+        ["Workers__Endpoints__submit-order__CircuitBreaker__MinimumThroughput"] = "10",
+        ["Workers__Endpoints__submit-order__CircuitBreaker__SamplingDuration"] = "00:00:05",
+        ["Workers__Endpoints__submit-order__CircuitBreaker__BreakDuration"] = "00:00:01",
+        ["Workers__Endpoints__submit-order__CircuitBreaker__MaxBreakDuration"] = "00:00:02",
+    };
 
     private static string Payment(bool down) => "{\"Sample\":{\"Payment\":{\"Down\":" + (down ? "true" : "false") + "}}}";
 

@@ -400,6 +400,13 @@ internal sealed class FaultScenario : IAsyncDisposable
         await broker.DeleteVhostAsync(Vhost);
     }
 
+    /// <summary>Waits (bounded) until the broker lists exactly one consumer on each of the sample's queues: no stuck consumer.</summary>
+    public Task WaitOneConsumerEachAsync(WorkerProcess worker, string after) => WaitUntilAsync(
+        async () => await Observer.ConsumerCountAsync("submit-order", Cancel) == 1 && await Observer.ConsumerCountAsync("order-accepted", Cancel) == 1,
+        Bound,
+        "one consumer on each queue after " + after,
+        worker);
+
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, WorkerProcess? worker = null)
     {
         ArgumentNullException.ThrowIfNull(condition);
