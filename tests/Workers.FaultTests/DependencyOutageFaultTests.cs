@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Workers.Testing;
 using Xunit;
 
 namespace Workers.FaultTests;
@@ -18,15 +19,9 @@ public sealed class DependencyOutageFaultTests(FaultNode node, FaultReport repor
     {
         await using var scenario = await FaultScenario.StartAsync(node, "outage");
         var overrides = Path.Combine(Path.GetTempPath(), $"fault-overrides-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(overrides, Payment(down: false), FaultScenario.Cancel);
         try
         {
-            var worker = await scenario.StartWorkerUnderLoadAsync(extra: FastBreaker(overrides));
-            var http = await worker.WaitForListeningAsync(FaultScenario.Bound);
-
-            await File.WriteAllTextAsync(overrides, Payment(down: true), FaultScenario.Cancel);
-            scenario.Note("payment down");
-            await FaultScenario.WaitUntilAsync(async () => await OpenTransitionsAsync(http) > 0, FaultScenario.Bound, "the submit-order breaker opened", worker);
+            var (worker, http) = await StartThenPaymentDownAsync(scenario, overrides);
             var opened = scenario.Clock.Elapsed;
             scenario.Note("breaker open");
             uint maxDepth = 0;
@@ -62,15 +57,9 @@ public sealed class DependencyOutageFaultTests(FaultNode node, FaultReport repor
         // its starts and stops meet a dead connection and MassTransit's own recovery. Afterwards the endpoint consumes.
         await using var scenario = await FaultScenario.StartAsync(node, "outkill");
         var overrides = Path.Combine(Path.GetTempPath(), $"fault-overrides-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(overrides, Payment(down: false), FaultScenario.Cancel);
         try
         {
-            var worker = await scenario.StartWorkerUnderLoadAsync(extra: FastBreaker(overrides));
-            var http = await worker.WaitForListeningAsync(FaultScenario.Bound);
-
-            await File.WriteAllTextAsync(overrides, Payment(down: true), FaultScenario.Cancel);
-            scenario.Note("payment down");
-            await FaultScenario.WaitUntilAsync(async () => await OpenTransitionsAsync(http) > 0, FaultScenario.Bound, "the submit-order breaker opened", worker);
+            var (worker, http) = await StartThenPaymentDownAsync(scenario, overrides);
             for (var i = 0; i < FaultSettings.Repeats; i++)
             {
                 var opens = await OpenTransitionsAsync(http);
@@ -99,6 +88,19 @@ public sealed class DependencyOutageFaultTests(FaultNode node, FaultReport repor
         {
             File.Delete(overrides);
         }
+    }
+
+    // The worker under load with the payment switch file and a fast breaker; then the payment goes down and the breaker opens.
+    private static async Task<(WorkerProcess Worker, Uri Http)> StartThenPaymentDownAsync(FaultScenario scenario, string overrides)
+    {
+        await File.WriteAllTextAsync(overrides, Payment(down: false), FaultScenario.Cancel);
+        var worker = await scenario.StartWorkerUnderLoadAsync(extra: FastBreaker(overrides));
+        var http = await worker.WaitForListeningAsync(FaultScenario.Bound);
+
+        await File.WriteAllTextAsync(overrides, Payment(down: true), FaultScenario.Cancel);
+        scenario.Note("payment down");
+        await FaultScenario.WaitUntilAsync(async () => await OpenTransitionsAsync(http) > 0, FaultScenario.Bound, "the submit-order breaker opened", worker);
+        return (worker, http);
     }
 
     // The payment switch file and a breaker that opens fast and probes every one or two seconds.
