@@ -5,7 +5,7 @@ namespace Workers.Resilience.CircuitBreaker;
 
 /// <summary>
 /// The circuit breaker stage (endpoint consume pipe, inside redelivery). Transient failures count; permanent
-/// ones, cancellations at shutdown and requeue signals of inner stages do not. Once the breaker is not closed,
+/// ones (by the endpoint's classifier, handed down by the redelivery stage as a payload), cancellations at shutdown and requeue signals of inner stages do not. Once the breaker is not closed,
 /// a failing message is turned into <see cref="CircuitBreakerOpenException"/>: it goes back to the queue.
 /// </summary>
 internal sealed class CircuitBreakerFilter : IFilter<ConsumeContext>
@@ -29,6 +29,9 @@ internal sealed class CircuitBreakerFilter : IFilter<ConsumeContext>
 
     public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
     {
+        // The redelivery stage outside hands down the endpoint's classifier, so that a failure it dead-letters as
+        // permanent is never counted here as evidence of an outage; without that stage, the registry's.
+        var classifier = context.TryGetPayload<ExceptionClassifier>(out var endpointClassifier) ? endpointClassifier : this.classifier;
         var probe = await breaker.EnterAsync(context.CancellationToken).ConfigureAwait(false);
         try
         {

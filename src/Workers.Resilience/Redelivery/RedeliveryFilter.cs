@@ -50,6 +50,8 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
 
     public async Task Send(TContext context, IPipe<TContext> next)
     {
+        // The endpoint's one classifier: the inner stages (circuit breaker) decide "permanent" with it too.
+        context.AddOrUpdatePayload(() => classifier, _ => classifier);
         var tries = 0;
         while (true)
         {

@@ -209,6 +209,46 @@ public sealed class BreakerIntegrationTests(RabbitMqTestVhost vhost, ITestOutput
         await bus.Bus.StopAsync(ct);
         Assert.False(registry.Get(queue)!.BusRunning);
     }
+
+    [Fact]
+    public async Task EndpointClassifiedPermanentFailures_AreDeadLetteredByRedelivery_AndNotCountedByTheBreaker()
+    {
+        // One classifier per endpoint: the exception is only permanent because the endpoint's redelivery options say so
+        // (the built-in rules call it transient), and the breaker must agree with redelivery.
+        var ct = TestContext.Current.CancellationToken;
+        const string queue = "breaker-declared-permanent";
+        var redelivery = new RedeliveryOptions { Delay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(1) };
+        redelivery.Classification.PermanentExceptions.Add(typeof(DeclinedCardException).FullName!);
+        await using var bus = await BreakerTestBus.StartAsync(
+            vhost.Uri,
+            services => services.AddWorkersRedelivery(vhost.Uri),
+            x => x.AddConsumer<DeclinedCardConsumer>(),
+            (context, cfg) => cfg.ReceiveEndpoint(queue, e =>
+            {
+                e.UseWorkersRedelivery(context, redelivery);
+                e.UseEndpointCircuitBreaker(context, o => { o.MinimumThroughput = 2; o.FailureRatio = 0.1; });
+                e.ConfigureConsumer<DeclinedCardConsumer>(context);
+            }),
+            ct);
+        var registry = bus.Services.GetRequiredService<CircuitBreakerRegistry>();
+
+        await bus.SendAsync(queue, Enumerable.Range(1, 10).Select(i => new DeclinedCardMessage(i)), ct);
+
+        await BreakerTestBus.WaitUntilAsync(async () => await bus.InspectQueueAsync(queue + "_error", ct) is { Ready: 10 }, TimeSpan.FromSeconds(30), "ten messages dead-lettered", ct);
+        var snapshot = registry.Find(queue)!;
+        Assert.Equal(CircuitState.Closed, snapshot.State);
+        Assert.Equal(0, snapshot.Failures);
+        Assert.Equal(0, snapshot.ConsecutiveBreaks);
+    }
+}
+
+public sealed record DeclinedCardMessage(int Id);
+
+public sealed class DeclinedCardException(string message) : Exception(message);
+
+public sealed class DeclinedCardConsumer : IConsumer<DeclinedCardMessage>
+{
+    public Task Consume(ConsumeContext<DeclinedCardMessage> context) => throw new DeclinedCardException($"card of order {context.Message.Id} declined");
 }
 
 public sealed record PaymentMessage(int Id);
