@@ -133,11 +133,19 @@ internal sealed class EndpointCircuitBreaker : IDisposable
         }
     }
 
+    /// <summary>
+    /// A message ended without a verdict (permanent failure, requeue signal, move to the back, cancellation). When it was
+    /// a half-open probe, its slot is free again: the messages waiting on it are released and one of them becomes the probe.
+    /// </summary>
     public void OnAbandoned(bool probe)
     {
         lock (gate)
         {
             machine.OnAbandoned(probe);
+            if (probe)
+            {
+                ReleaseWaiters();
+            }
         }
     }
 

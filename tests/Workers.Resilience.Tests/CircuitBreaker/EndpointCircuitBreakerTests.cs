@@ -92,6 +92,26 @@ public sealed class EndpointCircuitBreakerTests : IDisposable
     }
 
     [Fact]
+    public async Task ProbeEndingWithoutVerdict_ReleasesAWaitingMessage_AsTheNextProbe()
+    {
+        var breaker = Create();
+        await Trip(breaker);
+        time.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.True(await breaker.EnterAsync(CancellationToken.None));
+        var waiting = breaker.EnterAsync(CancellationToken.None).AsTask();
+        Assert.False(waiting.IsCompleted);
+
+        // e.g. the probe failed permanently, was rejected by the bulkhead, moved to the back or was cancelled.
+        breaker.OnAbandoned(probe: true);
+
+        Assert.True(await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        Assert.Equal(CircuitState.HalfOpen, breaker.State);
+        breaker.OnSuccess(probe: true);
+        Assert.Equal(CircuitState.Closed, breaker.State);
+    }
+
+    [Fact]
     public async Task WaitingMessage_HonoursItsCancellation()
     {
         var breaker = Create();
