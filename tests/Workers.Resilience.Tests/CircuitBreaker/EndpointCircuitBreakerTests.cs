@@ -31,6 +31,19 @@ public sealed class EndpointCircuitBreakerTests : IDisposable
         Assert.True(breaker.OnFailure(false, new InvalidOperationException("down")));
     }
 
+    /// <summary>A tripped breaker past its break, with one probe running and one message waiting on it.</summary>
+    private async Task<(EndpointCircuitBreaker Breaker, Task<bool> Waiting)> HalfOpenWithWaiter()
+    {
+        var breaker = Create();
+        await Trip(breaker);
+        time.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.True(await breaker.EnterAsync(CancellationToken.None));
+        var waiting = breaker.EnterAsync(CancellationToken.None).AsTask();
+        Assert.False(waiting.IsCompleted);
+        return (breaker, waiting);
+    }
+
     [Fact]
     public async Task TrippingFailure_AsksForRequeue_AndOpenBreakerRejects()
     {
@@ -60,13 +73,7 @@ public sealed class EndpointCircuitBreakerTests : IDisposable
     [Fact]
     public async Task WaitingMessages_RunWhenTheProbeCloses()
     {
-        var breaker = Create();
-        await Trip(breaker);
-        time.Advance(TimeSpan.FromSeconds(5));
-
-        Assert.True(await breaker.EnterAsync(CancellationToken.None));
-        var waiting = breaker.EnterAsync(CancellationToken.None).AsTask();
-        Assert.False(waiting.IsCompleted);
+        var (breaker, waiting) = await HalfOpenWithWaiter();
 
         breaker.OnSuccess(probe: true);
 
@@ -77,12 +84,7 @@ public sealed class EndpointCircuitBreakerTests : IDisposable
     [Fact]
     public async Task WaitingMessages_AreRejectedWhenTheProbeReopens()
     {
-        var breaker = Create();
-        await Trip(breaker);
-        time.Advance(TimeSpan.FromSeconds(5));
-
-        Assert.True(await breaker.EnterAsync(CancellationToken.None));
-        var waiting = breaker.EnterAsync(CancellationToken.None).AsTask();
+        var (breaker, waiting) = await HalfOpenWithWaiter();
 
         Assert.True(breaker.OnFailure(probe: true, new InvalidOperationException("still down")));
 
@@ -94,13 +96,7 @@ public sealed class EndpointCircuitBreakerTests : IDisposable
     [Fact]
     public async Task ProbeEndingWithoutVerdict_ReleasesAWaitingMessage_AsTheNextProbe()
     {
-        var breaker = Create();
-        await Trip(breaker);
-        time.Advance(TimeSpan.FromSeconds(5));
-
-        Assert.True(await breaker.EnterAsync(CancellationToken.None));
-        var waiting = breaker.EnterAsync(CancellationToken.None).AsTask();
-        Assert.False(waiting.IsCompleted);
+        var (breaker, waiting) = await HalfOpenWithWaiter();
 
         // e.g. the probe failed permanently, was rejected by the bulkhead, moved to the back or was cancelled.
         breaker.OnAbandoned(probe: true);
