@@ -317,12 +317,12 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         _ => exception.InnerException is { } inner && exception is not PublishReturnException && IsTransportFailure(inner),
     };
 
-    // The redelivery count is Workers' own state: trusted only on a message the delay ladder handed back (delivered by
-    // its delivery exchange), and then clamped to [0, MaxRedeliveryAttempts]. On any other delivery a count set by the
+    // The redelivery count is Workers' own state: trusted only on a message the delay ladder handed back (delivered
+    // through one of its exchanges, workers.delay.*), and then clamped to [0, MaxRedeliveryAttempts]. On any other delivery a count set by the
     // producer (forged, copied, "-1", "1000") is ignored: the message starts at 0.
     internal static int TrustedRedeliveryCount(ConsumeContext context, RabbitMqBasicConsumeContext rabbit, int maxRedeliveryAttempts)
     {
-        if (!string.Equals(rabbit.Exchange, DelayLadder.DeliveryExchange, StringComparison.Ordinal))
+        if (rabbit.Exchange is null || !rabbit.Exchange.StartsWith(DelayLadder.Prefix + ".", StringComparison.Ordinal))
         {
             return 0;
         }
