@@ -8,6 +8,10 @@
 #   scripts/services.sh env      print export lines for the connection settings
 #   scripts/services.sh cluster-up|cluster-down|cluster-status
 #                                a 3-node RabbitMQ cluster (r1..r3) for quorum-queue and node-failure tests
+#   scripts/services.sh rabbitmq4-up|rabbitmq4-down
+#                                a RabbitMQ 4.0 node (rmq4@host) beside the 3.10 one: Debian 13's rabbitmq-server run
+#                                from a Debian 13 root made once with debootstrap under the data folder (reused)
+#   WORKERS_BROKERS=3.10,4.0 scripts/services.sh up   starts both brokers (default: 3.10 only); `down` stops both
 #
 # Settings (environment):
 #   WORKERS_SERVICES_DIR   data folder (default: <repo>/.services, ignored by git)
@@ -18,6 +22,9 @@
 #                              management base+10000.., distribution base+20000..)
 #   WORKERS_CLUSTER_PREFIX     cluster node name prefix           (default r: nodes r1..r3@host); give a second
 #                              cluster on the same machine its own prefix and base port
+#   WORKERS_RABBITMQ4_PORT     AMQP port of the 4.0 node          (default 5674; management +10000, distribution +20000)
+#   WORKERS_DEBIAN13_ROOT      the Debian 13 root                 (default <data folder>/debian13)
+#   WORKERS_DEBIAN_MIRROR      Debian mirror for debootstrap      (default: the first Debian URI of this machine's apt sources)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,6 +33,8 @@ RMQ_MGMT_PORT=${WORKERS_RABBITMQ_MGMT_PORT:-15673}
 PG_PORT=${WORKERS_POSTGRES_PORT:-55432}
 CLUSTER_BASE=${WORKERS_CLUSTER_BASE_PORT:-5701}
 CLUSTER_PREFIX=${WORKERS_CLUSTER_PREFIX:-r}
+RMQ4_PORT=${WORKERS_RABBITMQ4_PORT:-5674}
+BROKERS=${WORKERS_BROKERS:-3.10}
 SHORT_HOST=$(hostname -s)
 PG_BIN=""
 
@@ -164,6 +173,107 @@ rmq_stop() { # name
   fi
 }
 
+# ---------- RabbitMQ 4.0 (Debian 13 root) ----------
+# Debian 12 ships RabbitMQ 3.10 only; Debian 13's 4.0 needs Debian 13's libc, so it runs from a Debian 13 root
+# (debootstrap, built once) via chroot. The chroot shares the network: the node listens on loopback and shares epmd.
+deb13_root() { echo "${WORKERS_DEBIAN13_ROOT:-$DATA/debian13}"; }
+
+# The Debian mirror this machine's apt already uses (deb822 "URIs:" or one-line "deb URI suite"), never a fixed host.
+debian_mirror() {
+  if [ -n "${WORKERS_DEBIAN_MIRROR:-}" ]; then echo "$WORKERS_DEBIAN_MIRROR"; return; fi
+  local f uri
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    uri=$( { grep -E '^[[:space:]]*URIs:' "$f" | sed -E 's/^[[:space:]]*URIs:[[:space:]]*//' | tr ' ' '\n'
+             grep -E '^[[:space:]]*deb[[:space:]]' "$f" | sed -E 's/\[[^]]*\]//' | awk '{print $2}'; } \
+           | grep -E '/debian/?$' | head -1)
+    if [ -n "$uri" ]; then echo "${uri%/}"; return; fi
+  done
+  die "no Debian mirror found in /etc/apt/sources.list*: set WORKERS_DEBIAN_MIRROR"
+}
+
+deb13_ensure_root() {
+  local root; root=$(deb13_root)
+  if [ -f "$root/.workers-complete" ] && [ -x "$root/usr/sbin/rabbitmq-server" ]; then return 0; fi
+  is_root || die "building the Debian 13 root needs root (debootstrap, chroot, mount)"
+  command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+  deb13_umount
+  if [ -e "$root" ]; then log "removing the incomplete Debian 13 root $root"; rm -rf --one-file-system "${root:?}"; fi
+  local mirror started=$SECONDS; mirror=$(debian_mirror)
+  log "building a Debian 13 root with rabbitmq-server in $root (one time, ~1 min)"
+  mkdir -p "$(dirname "$root")"
+  debootstrap --variant=minbase --include=rabbitmq-server trixie "$root" "$mirror" > "$DATA/debian13-debootstrap.log" 2>&1 \
+    || { tail -n 20 "$DATA/debian13-debootstrap.log" >&2; die "debootstrap failed (log: $DATA/debian13-debootstrap.log)"; }
+  touch "$root/.workers-complete"
+  log "Debian 13 root built in $((SECONDS - started)) s"
+}
+
+deb13_mount() {
+  local root; root=$(deb13_root)
+  mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+}
+
+# Unmount proc unless a process still runs inside the root (another 4.0 node, e.g. a fault test's).
+deb13_umount() {
+  local root p; root=$(deb13_root)
+  mountpoint -q "$root/proc" 2>/dev/null || return 0
+  for p in /proc/[0-9]*; do
+    if [ "$(readlink "$p/root" 2>/dev/null)" = "$(readlink -f "$root")" ]; then log "processes still run in $root: proc stays mounted"; return 0; fi
+  done
+  umount "$root/proc"
+}
+
+# A command inside the root with a clean environment (the host's PATH and locale do not fit Debian 13).
+in_deb13() { chroot "$(deb13_root)" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/var/lib/rabbitmq LANG=C.UTF-8 "$@"; }
+
+rmq4_ctl() { in_deb13 rabbitmqctl -q -n "rmq4@$SHORT_HOST" "$@"; }
+
+rmq4_running() { [ -f "$(deb13_root)/.workers-complete" ] && mountpoint -q "$(deb13_root)/proc" && rmq4_ctl status >/dev/null 2>&1; }
+
+rmq4_start() {
+  local port=$RMQ4_PORT mgmt=$((RMQ4_PORT + 10000)) dist=$((RMQ4_PORT + 20000)) started
+  deb13_ensure_root
+  deb13_mount
+  if rmq4_running; then return 0; fi
+  started=$SECONDS
+  local dir=/var/lib/workers/rabbitmq-rmq4 root; root=$(deb13_root)
+  mkdir -p "$root$dir/mnesia" "$root$dir/log"
+  {
+    echo "listeners.tcp.1 = 127.0.0.1:$port"
+    echo "loopback_users.guest = true"
+    echo "management.tcp.port = $mgmt"
+    echo "management.tcp.ip = 127.0.0.1"
+    echo "log.file.level = warning"
+    echo "log.console = false"
+  } > "$root$dir/rabbitmq.conf"
+  echo "[rabbitmq_management]." > "$root$dir/enabled_plugins"
+  echo "[]." > "$root$dir/advanced.config"
+  in_deb13 chown -R rabbitmq:rabbitmq "$dir"
+  log "starting RabbitMQ 4.0 node rmq4@$SHORT_HOST on 127.0.0.1:$port (management :$mgmt) from $root"
+  # 4.x has no -detached: start it in the background in its own session, then wait on await_startup.
+  # shellcheck disable=SC2046
+  setsid chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/var/lib/rabbitmq LANG=C.UTF-8 \
+    $(rmq_env rmq4 "$port" "$dist" "$mgmt" "$dir") rabbitmq-server > "$root$dir/log/console.out" 2>&1 < /dev/null &
+  local deadline=$((SECONDS + 120))
+  until rmq4_ctl await_startup --timeout 30 >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      tail -n 30 "$root$dir"/log/* 2>/dev/null >&2 || true
+      die "RabbitMQ 4.0 node rmq4 did not start (is port $port, $dist or $mgmt taken?). Log: $root$dir/log"
+    fi
+    sleep 1
+  done
+  rmq_wait_amqp "$port"; rmq_wait_mgmt "$mgmt"
+  log "RabbitMQ 4.0 node started in $((SECONDS - started)) s"
+}
+
+rmq4_stop() {
+  [ -f "$(deb13_root)/.workers-complete" ] || return 0
+  if rmq4_running; then log "stopping RabbitMQ 4.0 node rmq4@$SHORT_HOST"; rmq4_ctl stop >/dev/null 2>&1 || true; fi
+  deb13_umount
+}
+
+wants_broker() { case ",$BROKERS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
 # ---------- PostgreSQL ----------
 pg_dir() { echo "$DATA/postgres"; }
 
@@ -226,6 +336,11 @@ print_env() {
   echo "export WORKERS_RABBITMQ_URI=amqp://guest:guest@127.0.0.1:$RMQ_PORT/"
   echo "export WORKERS_RABBITMQ_MANAGEMENT_URI=http://guest:guest@127.0.0.1:$RMQ_MGMT_PORT/"
   echo "export WORKERS_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=workers'"
+  # The 4.0 node only when it runs: tests on it skip (with the reason) when WORKERS_RABBITMQ4_URI is unset.
+  if rmq4_running 2>/dev/null; then
+    echo "export WORKERS_RABBITMQ4_URI=amqp://guest:guest@127.0.0.1:$RMQ4_PORT/"
+    echo "export WORKERS_RABBITMQ4_MANAGEMENT_URI=http://guest:guest@127.0.0.1:$((RMQ4_PORT + 10000))/"
+  fi
 }
 
 cluster_ports() { # i -> "amqp dist mgmt"
@@ -274,6 +389,7 @@ status() {
   for i in 1 2 3; do
     if rmq_running "$CLUSTER_PREFIX$i"; then set -- $(cluster_ports $i); printf 'Cluster %s%s  running  amqp://127.0.0.1:%s\n' "$CLUSTER_PREFIX" "$i" "$1"; fi
   done
+  if rmq4_running 2>/dev/null; then printf 'RabbitMQ 4  running  amqp://127.0.0.1:%s  (management http://127.0.0.1:%s, node rmq4@%s)\n' "$RMQ4_PORT" "$((RMQ4_PORT + 10000))" "$SHORT_HOST"; fi
 }
 
 cmd=${1:-status}
@@ -287,6 +403,7 @@ case "$cmd" in
     pg_start
     rmq_wait_amqp "$RMQ_PORT"
     rmq_wait_mgmt "$RMQ_MGMT_PORT"
+    if wants_broker 4.0; then rmq4_start; fi
     status >&2
     print_env
     ;;
@@ -295,6 +412,7 @@ case "$cmd" in
     export PATH=$PATH:/usr/sbin
     cluster_down 2>/dev/null || true
     rmq_stop rmq 2>/dev/null || true
+    rmq4_stop 2>/dev/null || true
     pg_stop
     ;;
   status)
@@ -312,5 +430,7 @@ case "$cmd" in
   cluster-up) cluster_up ;;
   cluster-down) export PATH=$PATH:/usr/sbin; cluster_down ;;
   cluster-status) export PATH=$PATH:/usr/sbin; status ;;
-  *) die "unknown command '$cmd' (use: up | down | status | reset | env | cluster-up | cluster-down | cluster-status)" ;;
+  rabbitmq4-up) ensure_rabbitmq_installed; command -v curl >/dev/null 2>&1 || apt_install curl; rmq4_start; print_env | grep RABBITMQ4 ;;
+  rabbitmq4-down) rmq4_stop ;;
+  *) die "unknown command '$cmd' (use: up | down | status | reset | env | cluster-up | cluster-down | cluster-status | rabbitmq4-up | rabbitmq4-down)" ;;
 esac

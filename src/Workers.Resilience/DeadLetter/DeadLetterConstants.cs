@@ -15,6 +15,12 @@ internal static class DeadLetterConstants
     /// <summary><c>Workers-Fault-Disposition</c> and metric reason of a message that failed permanently.</summary>
     public const string ReasonPermanent = "permanent";
 
+    /// <summary><c>Workers-Fault-Disposition</c> and metric reason of a message whose delayed copy the broker refused (not an outage).</summary>
+    public const string ReasonRedeliveryRefused = "redelivery-refused";
+
+    /// <summary><c>Workers-Fault-Disposition</c> and metric reason of a message held too often because the broker did not take its redelivery.</summary>
+    public const string ReasonBrokerUnavailable = "broker-unavailable";
+
     public const bool DefaultIncludeStackTrace = true;
     public const int DefaultMaxHeaderLength = 8192;
     public const int MinMaxHeaderLength = 256;

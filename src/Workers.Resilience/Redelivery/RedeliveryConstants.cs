@@ -10,6 +10,13 @@ internal static class RedeliveryConstants
     public const RedeliveryBackoffType DefaultBackoffType = RedeliveryBackoffType.Exponential;
     public const bool DefaultUseJitter = false;
 
+    /// <summary>
+    /// How many times one process holds a message in the broker ("broker unavailable": not acked, not counted) before it
+    /// stops trying to redeliver it and dead-letters it instead (<c>broker-unavailable</c>); when even the dead letter
+    /// cannot be published it stays held, with an error logged each time (event 3009).
+    /// </summary>
+    public const int MaxBrokerUnavailableHolds = 20;
+
     /// <summary>Jitter spreads a delay uniformly over ±20 % of its value (then the cap applies).</summary>
     public const double JitterFactor = 0.2;
 

@@ -11,10 +11,16 @@ internal static class RedeliveryDiagnostics
     public const string ScheduledEvent = "workers.redelivery.scheduled";
     public const string DeadLetteredEvent = "workers.deadletter";
     public const string ImmediateRetryEvent = "workers.redelivery.immediate_retry";
+    public const string HeldName = "workers.redelivery.held";
+    public const string HeldEvent = "workers.redelivery.held";
+    public const string HoldLimitEvent = "workers.redelivery.hold_limit";
 
     public static readonly Counter<long> Scheduled = WorkersDiagnostics.Meter.CreateCounter<long>(
         ScheduledName, unit: "{message}", description: "Messages re-scheduled through the broker's delay ladder after a transient failure.");
 
     public static readonly Counter<long> DeadLettered = WorkersDiagnostics.Meter.CreateCounter<long>(
-        DeadLetteredName, unit: "{message}", description: "Messages moved to an error queue (reason: exhausted or permanent).");
+        DeadLetteredName, unit: "{message}", description: "Messages moved to an error queue (reason: exhausted, permanent, redelivery-refused or broker-unavailable).");
+
+    public static readonly Counter<long> Held = WorkersDiagnostics.Meter.CreateCounter<long>(
+        HeldName, unit: "{message}", description: "Messages returned to their queue untouched because the broker did not take their redelivery or dead letter.");
 }

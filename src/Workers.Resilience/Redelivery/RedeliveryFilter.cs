@@ -1,8 +1,12 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.IO;
+using System.Net.Sockets;
 using System.Runtime.ExceptionServices;
 using System.Text;
 using MassTransit;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
 using Workers.Resilience.Classification;
 using Workers.Resilience.DeadLetter;
 using Workers.Resilience.Telemetry;
@@ -27,6 +31,9 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
     private readonly RedeliverySettings settings;
     private readonly ExceptionClassifier classifier;
 
+    // "Broker unavailable" holds per message in this process (see the bound in README.md); forgotten once the message is handled.
+    private readonly ConcurrentDictionary<string, int> holds = new(StringComparer.Ordinal);
+
     public RedeliveryFilter(RedeliveryTransport transport, RedeliverySettings settings)
     {
         this.transport = transport;
@@ -36,6 +43,8 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
 
     // How long a message whose redelivery could not be published is held before it goes back to its queue.
     private static readonly TimeSpan RequeuePause = TimeSpan.FromSeconds(1);
+
+    private const int MaxTrackedHolds = 10_000;
 
     public void Probe(ProbeContext context)
     {
@@ -102,24 +111,52 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
 
         var queue = QueueName(context);
         var consumerName = settings.Consumer ?? queue;
-        var redeliveries = context.GetWorkersRedeliveryCount();
+        var redeliveries = TrustedRedeliveryCount(context, rabbit, settings.Options.MaxRedeliveryAttempts);
+        var holdKey = context.MessageId?.ToString() ?? rabbit.Properties.MessageId;
+        var held = holdKey is null ? 0 : holds.GetValueOrDefault(holdKey);
         var now = settings.Time.GetUtcNow();
         var firstFailure = ReadTime(context.ReceiveContext.TransportHeaders, WorkersHeaders.FirstFailure) ?? now;
         var body = context.ReceiveContext.Body.GetBytes();
         var properties = Copy(rabbit.Properties);
         var headers = properties.Headers!;
 
-        using var timeout = new CancellationTokenSource(PublishTimeout);
+        // The publish's own budget starts when the publish does (after any fallback), on the injected clock.
+        CancellationTokenSource? timeout = null;
+        var stage = "redelivery";
         try
         {
-            if (disposition == FailureDisposition.Retry && redeliveries < settings.Options.MaxRedeliveryAttempts)
+            if (held >= RedeliveryConstants.MaxBrokerUnavailableHolds)
+            {
+                RedeliveryLog.HoldLimitReached(settings.Logger, context.MessageId, queue, held);
+                WorkersDiagnostics.AddEvent(RedeliveryDiagnostics.HoldLimitEvent, new("queue", queue), new("holds", held));
+            }
+
+            if (disposition == FailureDisposition.Retry && redeliveries < settings.Options.MaxRedeliveryAttempts && held < RedeliveryConstants.MaxBrokerUnavailableHolds)
             {
                 var redelivery = redeliveries + 1;
                 var delay = RedeliveryDelayCalculator.GetDelay(settings.Options, redelivery, Random.Shared.NextDouble());
                 headers[WorkersHeaders.RedeliveryCount] = redelivery;
                 headers[WorkersHeaders.FirstFailure] = FaultHeaders.FormatTime(firstFailure);
                 headers[WorkersHeaders.Destination] = queue;
-                await transport.PublishDelayedAsync(queue, delay, body, properties, timeout.Token).ConfigureAwait(false);
+                timeout = new CancellationTokenSource(PublishTimeout, settings.Time);
+                try
+                {
+                    await transport.PublishDelayedAsync(queue, delay, body, properties, timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception refused) when (!IsTransportFailure(refused))
+                {
+                    // The broker refused the copy itself (not an outage): holding the message would repeat this forever.
+                    RedeliveryLog.RedeliveryRefused(settings.Logger, refused, context.MessageId, queue);
+                    headers.Remove(WorkersHeaders.Destination);
+                    headers[WorkersHeaders.RedeliveryCount] = redeliveries;
+                    timeout.Dispose();
+                    timeout = null;
+                    await DeadLetterAsync(context, exception, DeadLetterConstants.ReasonRedeliveryRefused, tries, redeliveries, queue, consumerName, firstFailure, now, body, properties).ConfigureAwait(false);
+                    Forget(holdKey);
+                    return;
+                }
+
+                Forget(holdKey);
                 RedeliveryDiagnostics.Scheduled.Add(1, new KeyValuePair<string, object?>("queue", queue), new KeyValuePair<string, object?>("consumer", consumerName));
                 RedeliveryLog.Scheduled(settings.Logger, redelivery, context.MessageId, queue, delay, exception.GetType().Name);
                 WorkersDiagnostics.AddEvent(
@@ -131,44 +168,34 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
                 return;
             }
 
-            var reason = disposition == FailureDisposition.Retry ? DeadLetterConstants.ReasonExhausted : DeadLetterConstants.ReasonPermanent;
-            var attempts = (redeliveries * (settings.Options.ImmediateRetries + 1)) + tries;
-            await RunFallbackAsync(context, exception, reason, attempts, queue).ConfigureAwait(false);
-
-            var errorQueue = queue + DeadLetterConstants.ErrorQueueSuffix;
-            var fault = new FaultDetails(
-                exception,
-                reason,
-                attempts,
-                queue,
-                consumerName,
-                context.SupportedMessageTypes.FirstOrDefault(),
-                context.ReceiveContext.InputAddress?.ToString(),
-                firstFailure,
-                now,
-                MachineName,
-                HostName);
-            FaultHeaders.Write(headers, fault, settings.DeadLetter);
-            await transport.PublishErrorAsync(errorQueue, body, properties, timeout.Token).ConfigureAwait(false);
-            RedeliveryDiagnostics.DeadLettered.Add(
-                1,
-                new KeyValuePair<string, object?>("queue", queue),
-                new KeyValuePair<string, object?>("consumer", consumerName),
-                new KeyValuePair<string, object?>("reason", reason));
-            RedeliveryLog.DeadLettered(settings.Logger, exception, context.MessageId, queue, errorQueue, reason, attempts, consumerName);
-            WorkersDiagnostics.AddEvent(
-                RedeliveryDiagnostics.DeadLetteredEvent,
-                new("queue", queue),
-                new("reason", reason),
-                new("attempts", attempts),
-                new("exception.type", exception.GetType().FullName));
+            var reason = disposition != FailureDisposition.Retry ? DeadLetterConstants.ReasonPermanent
+                : redeliveries < settings.Options.MaxRedeliveryAttempts ? DeadLetterConstants.ReasonBrokerUnavailable
+                : DeadLetterConstants.ReasonExhausted;
+            stage = "dead letter";
+            await DeadLetterAsync(context, exception, reason, tries, redeliveries, queue, consumerName, firstFailure, now, body, properties).ConfigureAwait(false);
+            Forget(holdKey);
         }
-        catch (Exception transportFailure) when (transportFailure is not OperationCanceledException || timeout.IsCancellationRequested)
+        catch (Exception failure) when (failure is not OperationCanceledException || (timeout?.IsCancellationRequested ?? false) || !context.CancellationToken.IsCancellationRequested)
         {
-            // Never lose the message, and never dead-letter it because of the broker: it goes back to its queue
-            // untouched (nacked, not counted) and is tried again. A short pause first keeps a broker that stays
-            // unreachable from turning this into a hot loop of consumer calls.
-            RedeliveryLog.TransportFailed(settings.Logger, transportFailure, context.MessageId, queue);
+            // Only a transport failure (connection or channel down, confirm timeout) should end here; anything else that
+            // still does (the dead letter itself refused) is held too, but loudly, and counted towards the bound.
+            var count = holdKey is null ? 0 : holds.AddOrUpdate(holdKey, 1, (_, n) => n + 1);
+            if (holds.Count > MaxTrackedHolds)
+            {
+                holds.Clear();
+            }
+
+            if (IsTransportFailure(failure))
+            {
+                RedeliveryLog.TransportFailed(settings.Logger, failure, context.MessageId, queue);
+            }
+            else
+            {
+                RedeliveryLog.HeldAfterRefusal(settings.Logger, failure, context.MessageId, queue, stage, count);
+            }
+
+            WorkersDiagnostics.AddEvent(RedeliveryDiagnostics.HeldEvent, new("queue", queue), new("holds", count), new("exception.type", failure.GetType().FullName));
+            RedeliveryDiagnostics.Held.Add(1, new KeyValuePair<string, object?>("queue", queue), new KeyValuePair<string, object?>("consumer", consumerName));
             try
             {
                 await Task.Delay(RequeuePause, settings.Time, context.CancellationToken).ConfigureAwait(false);
@@ -178,8 +205,61 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
                 // Stopping: requeue at once.
             }
 
-            throw new RedeliveryUnavailableException($"The broker did not take the redelivery of message {context.MessageId} on queue {queue}; it returns to the queue.", transportFailure);
+            throw new RedeliveryUnavailableException($"The broker did not take the redelivery of message {context.MessageId} on queue {queue}; it returns to the queue.", failure);
         }
+        finally
+        {
+            timeout?.Dispose();
+        }
+    }
+
+    private async Task DeadLetterAsync(
+        TContext context,
+        Exception exception,
+        string reason,
+        int tries,
+        int redeliveries,
+        string queue,
+        string consumerName,
+        DateTimeOffset firstFailure,
+        DateTimeOffset now,
+        byte[] body,
+        BasicProperties properties)
+    {
+        var headers = properties.Headers!;
+        var attempts = (redeliveries * (settings.Options.ImmediateRetries + 1)) + tries;
+        await RunFallbackAsync(context, exception, reason, attempts, queue).ConfigureAwait(false);
+
+        var errorQueue = queue + DeadLetterConstants.ErrorQueueSuffix;
+        var fault = new FaultDetails(
+            exception,
+            reason,
+            attempts,
+            queue,
+            consumerName,
+            context.SupportedMessageTypes.FirstOrDefault(),
+            context.ReceiveContext.InputAddress?.ToString(),
+            firstFailure,
+            now,
+            MachineName,
+            HostName);
+        FaultHeaders.Write(headers, fault, settings.DeadLetter);
+
+        // Its own budget, started after the fallback: a slow fallback cannot use up the publish's time.
+        using var timeout = new CancellationTokenSource(PublishTimeout, settings.Time);
+        await transport.PublishErrorAsync(errorQueue, body, properties, timeout.Token).ConfigureAwait(false);
+        RedeliveryDiagnostics.DeadLettered.Add(
+            1,
+            new KeyValuePair<string, object?>("queue", queue),
+            new KeyValuePair<string, object?>("consumer", consumerName),
+            new KeyValuePair<string, object?>("reason", reason));
+        RedeliveryLog.DeadLettered(settings.Logger, exception, context.MessageId, queue, errorQueue, reason, attempts, consumerName);
+        WorkersDiagnostics.AddEvent(
+            RedeliveryDiagnostics.DeadLetteredEvent,
+            new("queue", queue),
+            new("reason", reason),
+            new("attempts", attempts),
+            new("exception.type", exception.GetType().FullName));
     }
 
     private async Task RunFallbackAsync(TContext context, Exception exception, string reason, int attempts, string queue)
@@ -206,6 +286,10 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         {
             Persistent = true,
             Expiration = null,
+
+            // The broker checks user_id against the publishing connection's user (406 PRECONDITION_FAILED otherwise,
+            // which also closes the channel): the copy is published by the framework's connection, never the producer's.
+            UserId = null,
         };
         var headers = new Dictionary<string, object?>(StringComparer.Ordinal);
         if (source.Headers is not null)
@@ -221,6 +305,39 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
 
         copy.Headers = headers;
         return copy;
+    }
+
+    // Transport failures only: the connection or channel is down, or the broker did not confirm in time. A broker's
+    // refusal of this one message (403, 404, 406 on the channel, a return, a bad argument) is not an outage.
+    internal static bool IsTransportFailure(Exception exception) => exception switch
+    {
+        OperationCanceledException => true, // a confirm timeout (a stop is not caught at all)
+        AlreadyClosedException closed => closed.ShutdownReason?.ReplyCode is not (403 or 404 or 406) || closed.ShutdownReason.Initiator != ShutdownInitiator.Peer,
+        OperationInterruptedException interrupted => interrupted.ShutdownReason?.ReplyCode is not (403 or 404 or 406),
+        BrokerUnreachableException or ConnectFailureException or IOException or SocketException or TimeoutException => true,
+        RabbitMQ.Client.Exceptions.PublishException published => !published.IsReturn,
+        _ => exception.InnerException is { } inner && exception is not PublishReturnException && IsTransportFailure(inner),
+    };
+
+    // The redelivery count is Workers' own state: trusted only on a message the delay ladder handed back (delivered
+    // through one of its exchanges, workers.delay.*), and then clamped to [0, MaxRedeliveryAttempts]. On any other delivery a count set by the
+    // producer (forged, copied, "-1", "1000") is ignored: the message starts at 0.
+    internal static int TrustedRedeliveryCount(ConsumeContext context, RabbitMqBasicConsumeContext rabbit, int maxRedeliveryAttempts)
+    {
+        if (rabbit.Exchange is null || !rabbit.Exchange.StartsWith(DelayLadder.Prefix + ".", StringComparison.Ordinal))
+        {
+            return 0;
+        }
+
+        return Math.Clamp(ReadInt(context.ReceiveContext.TransportHeaders, WorkersHeaders.RedeliveryCount), 0, maxRedeliveryAttempts);
+    }
+
+    private void Forget(string? holdKey)
+    {
+        if (holdKey is not null)
+        {
+            holds.TryRemove(holdKey, out _);
+        }
     }
 
     internal static string QueueName(ConsumeContext context)

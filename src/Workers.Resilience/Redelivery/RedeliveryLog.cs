@@ -23,6 +23,15 @@ internal static partial class RedeliveryLog
     [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "Message {MessageId} did not come from RabbitMQ; redelivery is not possible, MassTransit's error handling takes it")]
     public static partial void NotRabbitMq(ILogger logger, Guid? messageId);
 
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Error, Message = "The broker refused the redelivery of message {MessageId} on queue {Queue} (not an outage); it is dead-lettered instead")]
+    public static partial void RedeliveryRefused(ILogger logger, Exception exception, Guid? messageId, string queue);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Error, Message = "Message {MessageId} on queue {Queue} was held {Holds} times because the broker did not take its redelivery; it is dead-lettered now")]
+    public static partial void HoldLimitReached(ILogger logger, Guid? messageId, string queue, int holds);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Critical, Message = "The broker refused the {Stage} of message {MessageId} on queue {Queue} (hold {Holds}); it returns to the queue untouched and needs attention")]
+    public static partial void HeldAfterRefusal(ILogger logger, Exception exception, Guid? messageId, string queue, string stage, int holds);
+
     [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Broker {Product} {Version} meets the requirements; delay ladder of {Levels} levels ready")]
     public static partial void BrokerVerified(ILogger logger, string product, string version, int levels);
 }

@@ -63,14 +63,19 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
     public Task EnsureLadderAsync(CancellationToken cancellationToken) =>
         EnsureOnceAsync("ladder", DeclareLadderAsync, cancellationToken);
 
-    /// <summary>Binds the delivery exchange to a destination queue.</summary>
-    public Task EnsureDestinationAsync(string queue, CancellationToken cancellationToken) =>
-        EnsureOnceAsync("dest:" + queue, async (channel, ct) =>
+    /// <summary>
+    /// Binds the delivery exchange to a destination queue. Not cached: a queue deleted and re-created while workers
+    /// run loses its binding, and a delayed copy would then be dropped at the end of the ladder.
+    /// </summary>
+    public async Task EnsureDestinationAsync(string queue, CancellationToken cancellationToken)
+    {
+        await EnsureLadderAsync(cancellationToken).ConfigureAwait(false);
+        await RunDeclarationAsync(async (channel, ct) =>
         {
-            await DeclareLadderAsync(channel, ct).ConfigureAwait(false);
             var arguments = new Dictionary<string, object?> { ["x-match"] = "all", [WorkersHeaders.Destination] = queue };
             await channel.QueueBindAsync(queue, DelayLadder.DeliveryExchange, string.Empty, arguments, cancellationToken: ct).ConfigureAwait(false);
-        }, cancellationToken);
+        }).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Makes sure an error queue exists (MassTransit's shape: a fanout exchange of the same name bound to a durable queue).</summary>
     public Task EnsureErrorQueueAsync(string errorQueue, CancellationToken cancellationToken) =>
@@ -90,7 +95,16 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
         }
         catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 406)
         {
-            await RunDeclarationAsync((channel, ct) => DeclareErrorQueueAsync(channel, errorQueue, !quorum, ct)).ConfigureAwait(false);
+            try
+            {
+                await RunDeclarationAsync((channel, ct) => DeclareErrorQueueAsync(channel, errorQueue, !quorum, ct)).ConfigureAwait(false);
+            }
+            catch (OperationInterruptedException again) when (again.ShutdownReason?.ReplyCode == 406)
+            {
+                // Declared by someone else with other arguments: take the broker's queue as it is (dead letters are
+                // published to it through the default exchange, so its own exchange and binding are not needed).
+                await RunDeclarationAsync((channel, ct) => channel.QueueDeclarePassiveAsync(errorQueue, ct)).ConfigureAwait(false);
+            }
         }
     }
 
@@ -106,15 +120,41 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
     public async Task PublishDelayedAsync(string queue, TimeSpan delay, ReadOnlyMemory<byte> body, BasicProperties properties, CancellationToken cancellationToken)
     {
         await EnsureDestinationAsync(queue, cancellationToken).ConfigureAwait(false);
-        await PublishAsync(DelayLadder.EntryExchange(delay), DelayLadder.RoutingKey(delay), body, properties, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await PublishAsync(DelayLadder.EntryExchange(delay), DelayLadder.RoutingKey(delay), body, properties, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsMissing(ex))
+        {
+            // A ladder exchange or queue was deleted while workers run: forget the declaration, declare again, publish once more.
+            declared.TryRemove("ladder", out _);
+            await EnsureDestinationAsync(queue, cancellationToken).ConfigureAwait(false);
+            await PublishAsync(DelayLadder.EntryExchange(delay), DelayLadder.RoutingKey(delay), body, properties, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Publishes a message to an error queue; completes once the broker confirmed it.</summary>
     public async Task PublishErrorAsync(string errorQueue, ReadOnlyMemory<byte> body, BasicProperties properties, CancellationToken cancellationToken)
     {
         await EnsureErrorQueueAsync(errorQueue, cancellationToken).ConfigureAwait(false);
-        await PublishAsync(string.Empty, errorQueue, body, properties, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await PublishAsync(string.Empty, errorQueue, body, properties, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsMissing(ex))
+        {
+            // The error queue was deleted while workers run (the mandatory publish came back): declare it again, publish once more.
+            declared.TryRemove("error:" + errorQueue, out _);
+            await EnsureErrorQueueAsync(errorQueue, cancellationToken).ConfigureAwait(false);
+            await PublishAsync(string.Empty, errorQueue, body, properties, cancellationToken).ConfigureAwait(false);
+        }
     }
+
+    // A return (unroutable: the queue is gone) or a 404 (the exchange is gone) on a publish.
+    private static bool IsMissing(Exception exception) =>
+        exception.InnerException is PublishReturnException
+        || exception is PublishException { IsReturn: true }
+        || (exception is OperationInterruptedException interrupted && interrupted.ShutdownReason?.ReplyCode == 404);
 
     /// <summary>The broker's server properties (version, product, capabilities).</summary>
     public async Task<IDictionary<string, object?>> GetServerPropertiesAsync(CancellationToken cancellationToken)

@@ -17,10 +17,19 @@ internal sealed class TestBus : IAsyncDisposable
 
     public IBusControl Bus { get; }
 
-    public static async Task<TestBus> StartAsync(Uri brokerUri, Action<IRabbitMqBusFactoryConfigurator, IBusRegistrationContext> configure, CancellationToken cancellationToken)
+    public static Task<TestBus> StartAsync(Uri brokerUri, Action<IRabbitMqBusFactoryConfigurator, IBusRegistrationContext> configure, CancellationToken cancellationToken) =>
+        StartAsync(brokerUri, time: null, configure, cancellationToken);
+
+    /// <summary>As <see cref="StartAsync(Uri, Action{IRabbitMqBusFactoryConfigurator, IBusRegistrationContext}, CancellationToken)"/>, on the clock <paramref name="time"/>.</summary>
+    public static async Task<TestBus> StartAsync(Uri brokerUri, TimeProvider? time, Action<IRabbitMqBusFactoryConfigurator, IBusRegistrationContext> configure, CancellationToken cancellationToken)
     {
         var services = new ServiceCollection();
         services.AddLogging();
+        if (time is not null)
+        {
+            services.AddSingleton(time);
+        }
+
         services.AddWorkersRedelivery(brokerUri);
         services.AddMassTransit(x => x.UsingRabbitMq((context, cfg) =>
         {
