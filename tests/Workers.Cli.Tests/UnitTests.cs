@@ -19,6 +19,52 @@ public sealed class UnitTests
     }
 
     [Fact]
+    public void DeadLetterListAndShow_NeutraliseTerminalEscapesInMessageContent()
+    {
+        const string clear = "\u001b[2J\u001b]0;pwned\u0007";
+        var properties = new BasicProperties
+        {
+            MessageId = "id-\u001b[31m",
+            ContentType = "application/json",
+            Headers = new Dictionary<string, object?>
+            {
+                [WorkersHeaders.FaultExceptionType] = "System.Exception",
+                [WorkersHeaders.FaultMessage] = "boom" + clear,
+                ["x-note\u009b"] = "rewrite\rline",
+            },
+        };
+        var body = System.Text.Encoding.UTF8.GetBytes("not json\nsecond line" + clear);
+        var message = new DeadLetterMessage(1, properties, body, 0);
+
+        var row = string.Concat(DeadLetterCommands.ListRow(message));
+        var show = DeadLetterCommands.FormatShow(message, 1);
+
+        Assert.DoesNotContain(row, char.IsControl);
+        Assert.DoesNotContain(show, c => char.IsControl(c) && c != '\n');
+        Assert.Contains("\\u001b[2J", show, StringComparison.Ordinal);
+        Assert.Contains("\\u009b", show, StringComparison.Ordinal);
+        Assert.Contains("not json\nsecond line", show, StringComparison.Ordinal);
+        Assert.Contains("id-\\u001b[31m", row, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReplayTarget_ComesFromTheInputAddress_NotFromAForgeableFaultQueueHeader()
+    {
+        var forged = new BasicProperties
+        {
+            Headers = new Dictionary<string, object?>
+            {
+                [WorkersHeaders.FaultInputAddress] = "rabbitmq://localhost/vh/orders",
+                [WorkersHeaders.FaultQueue] = "victim",
+            },
+        };
+        var workersOnly = new BasicProperties { Headers = new Dictionary<string, object?> { [WorkersHeaders.FaultQueue] = "payments" } };
+
+        Assert.Equal("orders", new DeadLetterMessage(1, forged, "{}"u8.ToArray(), 0).SourceQueue);
+        Assert.Equal("payments", new DeadLetterMessage(2, workersOnly, "{}"u8.ToArray(), 1).SourceQueue);
+    }
+
+    [Fact]
     public void Redact_ReplacesEveryRegisteredSecret()
     {
         var console = new CliConsole(TextWriter.Null, TextWriter.Null, TextReader.Null, false, false);

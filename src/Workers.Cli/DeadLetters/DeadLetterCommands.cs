@@ -77,11 +77,7 @@ internal static class DeadLetterCommands
             }
             else
             {
-                var rows = snapshot.Messages.Select(m => new[]
-                {
-                    m.MessageId ?? "?", m.DisplayType, Describe(m), m.Attempts.ToString(CultureInfo.InvariantCulture),
-                    Format(m.FirstFailure), Format(m.LastFailure), m.SourceQueue ?? "?",
-                });
+                var rows = snapshot.Messages.Select(ListRow);
                 await TableWriter.WriteAsync(console.Out, ["MESSAGE-ID", "TYPE", "EXCEPTION", "ATTEMPTS", "FIRST-FAILURE", "LAST-FAILURE", "QUEUE"], rows);
                 await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{snapshot.Messages.Count} of {snapshot.TotalAtStart} message(s) in '{errorQueue}' shown; the queue is unchanged."));
             }
@@ -106,26 +102,7 @@ internal static class DeadLetterCommands
             var wanted = parse.GetValue(id)!;
             var message = snapshot.Messages.FirstOrDefault(m => string.Equals(m.MessageId, wanted, StringComparison.OrdinalIgnoreCase))
                 ?? throw new CliException($"message '{wanted}' is not in '{errorQueue}' ({snapshot.Messages.Count} message(s) searched).");
-            var output = new StringBuilder();
-            output.AppendLine(CultureInfo.InvariantCulture, $"message-id:       {message.MessageId}");
-            output.AppendLine(CultureInfo.InvariantCulture, $"position:         {message.Position + 1} of {snapshot.TotalAtStart}");
-            output.AppendLine(CultureInfo.InvariantCulture, $"type:             {string.Join(", ", message.MessageTypes)}");
-            output.AppendLine(CultureInfo.InvariantCulture, $"content-type:     {message.Properties.ContentType}");
-            output.AppendLine(CultureInfo.InvariantCulture, $"correlation-id:   {message.Properties.CorrelationId}");
-            output.AppendLine(CultureInfo.InvariantCulture, $"exception:        {Describe(message)}");
-            output.AppendLine(CultureInfo.InvariantCulture, $"attempts:         {message.Attempts}");
-            output.AppendLine(CultureInfo.InvariantCulture, $"first-failure:    {Format(message.FirstFailure)}");
-            output.AppendLine(CultureInfo.InvariantCulture, $"last-failure:     {Format(message.LastFailure)}");
-            output.AppendLine(CultureInfo.InvariantCulture, $"replay-target:    {message.SourceQueue ?? "(none in the fault headers)"}");
-            output.AppendLine("headers:");
-            foreach (var (key, value) in message.Headers.OrderBy(h => h.Key, StringComparer.Ordinal))
-            {
-                output.AppendLine(CultureInfo.InvariantCulture, $"  {key}: {HeaderText.From(value)}");
-            }
-
-            output.AppendLine("body:");
-            output.AppendLine(PrettyBody(message.Body));
-            await console.Out.WriteAsync(output.ToString());
+            await console.Out.WriteAsync(FormatShow(message, snapshot.TotalAtStart));
             return ExitCodes.Ok;
         });
         return command;
@@ -195,6 +172,39 @@ internal static class DeadLetterCommands
         {
             await console.Error.WriteLineAsync($"warning: '{snapshot.Queue}' is a quorum queue: order is kept, but each read counts as a delivery (x-delivery-count); with a delivery-limit, repeated reads could dead-letter messages.");
         }
+    }
+
+    /// <summary>One row of <c>dlq list</c>; message content is neutralised (<see cref="TerminalText"/>).</summary>
+    internal static string[] ListRow(DeadLetterMessage m) =>
+    [
+        TerminalText.Neutralise(m.MessageId ?? "?"), TerminalText.Neutralise(m.DisplayType), TerminalText.Neutralise(Describe(m)),
+        m.Attempts.ToString(CultureInfo.InvariantCulture), Format(m.FirstFailure), Format(m.LastFailure), TerminalText.Neutralise(m.SourceQueue ?? "?"),
+    ];
+
+    /// <summary>The text of <c>dlq show</c>; message content is neutralised (<see cref="TerminalText"/>), line breaks of the body kept.</summary>
+    internal static string FormatShow(DeadLetterMessage message, long totalAtStart)
+    {
+        static string Safe(string? text) => TerminalText.Neutralise(text);
+        var output = new StringBuilder();
+        output.AppendLine(CultureInfo.InvariantCulture, $"message-id:       {Safe(message.MessageId)}");
+        output.AppendLine(CultureInfo.InvariantCulture, $"position:         {message.Position + 1} of {totalAtStart}");
+        output.AppendLine(CultureInfo.InvariantCulture, $"type:             {Safe(string.Join(", ", message.MessageTypes))}");
+        output.AppendLine(CultureInfo.InvariantCulture, $"content-type:     {Safe(message.Properties.ContentType)}");
+        output.AppendLine(CultureInfo.InvariantCulture, $"correlation-id:   {Safe(message.Properties.CorrelationId)}");
+        output.AppendLine(CultureInfo.InvariantCulture, $"exception:        {Safe(Describe(message))}");
+        output.AppendLine(CultureInfo.InvariantCulture, $"attempts:         {message.Attempts}");
+        output.AppendLine(CultureInfo.InvariantCulture, $"first-failure:    {Format(message.FirstFailure)}");
+        output.AppendLine(CultureInfo.InvariantCulture, $"last-failure:     {Format(message.LastFailure)}");
+        output.AppendLine(CultureInfo.InvariantCulture, $"replay-target:    {Safe(message.SourceQueue ?? "(none in the fault headers)")}");
+        output.AppendLine("headers:");
+        foreach (var (key, value) in message.Headers.OrderBy(h => h.Key, StringComparer.Ordinal))
+        {
+            output.AppendLine(CultureInfo.InvariantCulture, $"  {Safe(key)}: {Safe(HeaderText.From(value))}");
+        }
+
+        output.AppendLine("body:");
+        output.AppendLine(TerminalText.Neutralise(PrettyBody(message.Body), keepLineBreaks: true));
+        return output.ToString();
     }
 
     internal static string Describe(DeadLetterMessage message) =>

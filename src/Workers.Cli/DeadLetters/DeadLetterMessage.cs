@@ -31,7 +31,10 @@ internal sealed class DeadLetterMessage
         LastFailure = HeaderText.GetTime(Headers, WorkersHeaders.FaultLastFailure) ?? HeaderText.GetTime(Headers, WorkersHeaders.FaultTimestamp);
         FirstFailure = HeaderText.GetTime(Headers, WorkersHeaders.FaultFirstFailure) ?? HeaderText.GetTime(Headers, WorkersHeaders.FirstFailure) ?? LastFailure;
         ReplayId = HeaderText.Get(Headers, WorkersHeaders.ReplayId);
-        SourceQueue = HeaderText.Get(Headers, WorkersHeaders.FaultQueue) ?? QueueNames.FromAddress(HeaderText.Get(Headers, WorkersHeaders.FaultInputAddress));
+        // MT-Fault-InputAddress is written by whoever dead-lettered the message (MassTransit or our middleware), replacing
+        // any incoming copy; Workers-Fault-Queue is trusted only without it: MassTransit carries a producer's
+        // Workers-Fault-Queue along when it dead-letters a message itself, so that header alone could redirect a replay.
+        SourceQueue = QueueNames.FromAddress(HeaderText.Get(Headers, WorkersHeaders.FaultInputAddress)) ?? HeaderText.Get(Headers, WorkersHeaders.FaultQueue);
     }
 
     public ulong DeliveryTag { get; }
@@ -70,7 +73,7 @@ internal sealed class DeadLetterMessage
     /// <summary>The replay run that last put this message back on its queue, if any.</summary>
     public string? ReplayId { get; }
 
-    /// <summary>The queue the message failed on (<c>Workers-Fault-Queue</c>, else the queue of <c>MT-Fault-InputAddress</c>).</summary>
+    /// <summary>The queue the message failed on (the queue of <c>MT-Fault-InputAddress</c>, else <c>Workers-Fault-Queue</c>).</summary>
     public string? SourceQueue { get; }
 
     private static (string? MessageId, IReadOnlyList<string> Types) ReadEnvelope(byte[] body)

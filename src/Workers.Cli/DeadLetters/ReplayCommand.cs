@@ -99,7 +99,7 @@ internal static class ReplayCommand
             $"replay {replayId}: {matched.Count} of {snapshot.Messages.Count} message(s) in '{request.Queue}' match; {plan.Count} to replay, {skipped.Count} skipped."));
         foreach (var (message, reason) in skipped)
         {
-            await console.Out.WriteLineAsync($"  skip {message.MessageId ?? "?"}: {reason}");
+            await console.Out.WriteLineAsync($"  skip {TerminalText.Neutralise(message.MessageId ?? "?")}: {TerminalText.Neutralise(reason)}");
         }
 
         await DeadLetterCommands.WarnAboutSnapshotAsync(console, snapshot);
@@ -107,7 +107,7 @@ internal static class ReplayCommand
         {
             foreach (var (message, target) in plan)
             {
-                await console.Out.WriteLineAsync($"  would replay {message.MessageId ?? "?"} ({message.DisplayType}) -> '{target}'");
+                await console.Out.WriteLineAsync($"  would replay {TerminalText.Neutralise(message.MessageId ?? "?")} ({TerminalText.Neutralise(message.DisplayType)}) -> '{TerminalText.Neutralise(target)}'");
             }
 
             await DeadLetterCommands.ReleaseAsync(console, snapshot, cancellationToken);

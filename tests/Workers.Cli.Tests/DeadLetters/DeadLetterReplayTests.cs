@@ -32,6 +32,28 @@ public sealed class DeadLetterReplayTests(RabbitMqTestVhost vhost) : BrokerTestC
     }
 
     [Fact]
+    public async Task ForgedFaultQueueHeader_OnAMessageMassTransitDeadLettered_DoesNotRedirectTheReplay()
+    {
+        await Broker.DeclareQueueAsync("replay-victim");
+        var id = Guid.NewGuid().ToString();
+        var consumers = new TestConsumers();
+        await using (var bus = await Broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-trusted", consumers.Configure)))
+        {
+            // Malformed JSON: MassTransit dead-letters it itself and carries the producer's headers along.
+            var forged = new Dictionary<string, object?> { [WorkersHeaders.FaultQueue] = "replay-victim" };
+            await Broker.PublishRawAsync("replay-trusted", id, "application/vnd.masstransit+json", "{ not json"u8.ToArray(), forged);
+            await Broker.WaitForReadyAsync("replay-trusted_error", n => n == 1, Timeout);
+        }
+
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-trusted"), cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("replayed 1", result.Output, StringComparison.Ordinal);
+        Assert.Equal(0u, await Broker.CountOrZeroAsync("replay-victim"));
+        Assert.Equal([id], (await Broker.DrainAsync("replay-trusted")).Select(m => m.MessageId).ToList());
+    }
+
+    [Fact]
     public async Task ReplayThatFailsAgain_IsNotReplayedTwiceInTheSameRun()
     {
         var consumers = new TestConsumers();

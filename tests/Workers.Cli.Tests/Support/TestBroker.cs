@@ -59,6 +59,14 @@ internal sealed class TestBroker : IAsyncDisposable
         }
     }
 
+    /// <summary>Publishes raw bytes to a queue (default exchange) with the given content type and headers, as any producer could.</summary>
+    public async Task PublishRawAsync(string queue, string messageId, string contentType, byte[] body, IDictionary<string, object?> headers)
+    {
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        var properties = new BasicProperties { MessageId = messageId, ContentType = contentType, DeliveryMode = DeliveryModes.Persistent, Headers = headers };
+        await channel.BasicPublishAsync(string.Empty, queue, mandatory: true, properties, body);
+    }
+
     /// <summary>A dead letter as our dead-letter middleware writes it: MassTransit envelope + Workers-Fault-* headers.</summary>
     public async Task<string> PublishWorkersDeadLetterAsync(string errorQueue, string sourceQueue, object message, string exceptionType, int attempts, DateTimeOffset failedAt)
     {
