@@ -27,7 +27,7 @@ public sealed class WorkersOptions
     /// <summary>The outbox and inbox database (when the workers use PostgreSQL).</summary>
     public PostgresOptions Postgres { get; set; } = new();
 
-    /// <summary>Restarts a receive endpoint that reports ready but consumes nothing (on by default).</summary>
+    /// <summary>Restarts a receive endpoint that reports ready but consumes nothing (off by default: set <c>Enabled</c> to turn it on).</summary>
     public ConsumerWatchdogOptions ConsumerWatchdog { get; set; } = new();
 
     /// <summary>Metrics and traces (OpenTelemetry).</summary>
