@@ -83,6 +83,10 @@ public static class WorkersHostApplicationBuilderExtensions
         services.AddSingleton(sp => new EndpointActivityRegistry(sp.GetRequiredService<TimeProvider>()));
         services.AddMassTransit(x => BusConfiguration.Configure(x, workers));
 
+        // MassTransit reports usage telemetry by default; Workers turns it off unless the app opts in.
+        services.AddOptions<UsageTelemetryOptions>().Configure<IOptions<WorkersOptions>>((usage, workersOptions) =>
+            usage.Enabled = workersOptions.Value.MassTransitUsageTelemetry);
+
         // After the bus: restarts an endpoint that reports ready but consumes nothing (see ConsumerWatchdogOptions).
         services.AddHostedService<ConsumerWatchdog>();
         services.AddSingleton(new WorkerEndpointCatalog([.. workers.Consumers.Select(c => c.QueueName)]));

@@ -27,7 +27,13 @@ public sealed class WorkersOptions
     /// <summary>The outbox and inbox database (when the workers use PostgreSQL).</summary>
     public PostgresOptions Postgres { get; set; } = new();
 
-    /// <summary>Restarts a receive endpoint that reports ready but consumes nothing (on by default).</summary>
+    /// <summary>
+    /// Let MassTransit report its usage telemetry to its vendor's endpoint (off by default: a worker makes no outbound
+    /// connection but to its broker and database). <c>Workers:MassTransitUsageTelemetry=true</c> opts in.
+    /// </summary>
+    public bool MassTransitUsageTelemetry { get; set; }
+
+    /// <summary>Restarts a receive endpoint that reports ready but consumes nothing (off by default: set <c>Enabled</c> to turn it on).</summary>
     public ConsumerWatchdogOptions ConsumerWatchdog { get; set; } = new();
 
     /// <summary>Metrics and traces (OpenTelemetry).</summary>
