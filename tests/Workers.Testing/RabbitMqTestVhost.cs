@@ -25,7 +25,7 @@ public sealed class RabbitMqTestVhost : IAsyncLifetime
     }
 
     /// <summary>A vhost on a broker of the caller's choice.</summary>
-    public RabbitMqTestVhost(Func<Task<(Uri Amqp, Uri Management)>> server) => this.server = server;
+    internal RabbitMqTestVhost(Func<Task<(Uri Amqp, Uri Management)>> server) => this.server = server;
 
     /// <summary>The vhost's name (unique per instance).</summary>
     public string Name { get; } = $"workers-test-{Guid.NewGuid():N}"[..28];
