@@ -214,12 +214,16 @@ deb13_mount() {
 }
 
 # Unmount proc unless a process still runs inside the root (another 4.0 node, e.g. a fault test's).
+deb13_busy() {
+  local root p; root=$(readlink -f "$(deb13_root)")
+  for p in /proc/[0-9]*; do [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && return 0; done
+  return 1
+}
+
 deb13_umount() {
-  local root p; root=$(deb13_root)
+  local root; root=$(deb13_root)
   mountpoint -q "$root/proc" 2>/dev/null || return 0
-  for p in /proc/[0-9]*; do
-    if [ "$(readlink "$p/root" 2>/dev/null)" = "$(readlink -f "$root")" ]; then log "processes still run in $root: proc stays mounted"; return 0; fi
-  done
+  if deb13_busy; then log "processes still run in $root: proc stays mounted"; return 0; fi
   umount "$root/proc"
 }
 
@@ -268,7 +272,11 @@ rmq4_start() {
 
 rmq4_stop() {
   [ -f "$(deb13_root)/.workers-complete" ] || return 0
-  if rmq4_running; then log "stopping RabbitMQ 4.0 node rmq4@$SHORT_HOST"; rmq4_ctl stop >/dev/null 2>&1 || true; fi
+  if rmq4_running; then
+    log "stopping RabbitMQ 4.0 node rmq4@$SHORT_HOST"; rmq4_ctl stop >/dev/null 2>&1 || true
+    # `stop` returns while the VM still exits: wait (bounded) for the root's processes to end before unmounting.
+    local deadline=$((SECONDS + 30)); while deb13_busy && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
+  fi
   deb13_umount
 }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test on this machine: starts the local services (installing what is missing),
-# runs `dotnet test Workers.sln`, and ends with one line: N passed, N failed, N skipped.
+# Runs every test on this machine: starts the local services (installing what is missing) with both brokers
+# (RabbitMQ 3.10 and 4.0), runs `dotnet test Workers.sln` on 3.10, then the broker-facing suites again on 4.0
+# (WORKERS_TEST_RABBITMQ4_PROJECTS, default Resilience and Cli; WORKERS_TEST_RABBITMQ4=0 skips that run),
+# and ends with one line summing both runs: N passed, N failed, N skipped.
 #   scripts/test.sh [extra dotnet test arguments]
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -8,7 +10,9 @@ cd "$repo"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-env_lines=$(scripts/services.sh up) || { echo "services failed to start"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+rabbitmq4=${WORKERS_TEST_RABBITMQ4:-1}
+brokers=3.10; [ "$rabbitmq4" = 1 ] && brokers=3.10,4.0
+env_lines=$(WORKERS_BROKERS=$brokers scripts/services.sh up) || { echo "services failed to start"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 eval "$env_lines"
 # docker-compose validates compose/docker-compose.yml offline (tests/Workers.IntegrationTests/Deploy).
 if ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
@@ -24,6 +28,7 @@ rm -rf "$results"; mkdir -p "$results"
 # stop, kill and restart brokers, and timing-sensitive suites should not share 2 cores with them.
 dotnet build Workers.sln -c Release -nologo -clp:ErrorsOnly
 rc=$?
+built=$rc
 if [ $rc -eq 0 ]; then
   dotnet test Workers.sln -c Release --no-build -m:1 \
     --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" \
@@ -31,8 +36,26 @@ if [ $rc -eq 0 ]; then
   rc=$?
 fi
 
+# The broker-facing suites again, on RabbitMQ 4.0 (its own results folder, summed below).
+if [ $built -eq 0 ]; then
+  if [ "$rabbitmq4" = 1 ]; then
+    if [ -z "${WORKERS_RABBITMQ4_URI:-}" ]; then
+      echo "the RabbitMQ 4.0 node is not running: the 4.0 run failed"; rc=1; rabbitmq4_missing=1
+    else
+      started=$SECONDS
+      for project in ${WORKERS_TEST_RABBITMQ4_PROJECTS:-Workers.Resilience.Tests Workers.Cli.Tests}; do
+        WORKERS_RABBITMQ_URI=$WORKERS_RABBITMQ4_URI WORKERS_RABBITMQ_MANAGEMENT_URI=$WORKERS_RABBITMQ4_MANAGEMENT_URI \
+          dotnet test "tests/$project" -c Release --no-build \
+            --logger "trx;LogFilePrefix=rabbitmq4-$project" --logger "console;verbosity=minimal" \
+            --results-directory "$results/rabbitmq4" --blame-hang-timeout 10m "$@" || rc=1
+      done
+      echo "RabbitMQ 4.0 run: $((SECONDS - started)) s"
+    fi
+  fi
+fi
+
 passed=0 failed=0 skipped=0 files=0
-for trx in "$results"/*.trx; do
+for trx in "$results"/*.trx "$results"/rabbitmq4/*.trx; do
   [ -f "$trx" ] || continue
   files=$((files + 1))
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
@@ -41,6 +64,7 @@ for trx in "$results"/*.trx; do
   failed=$((failed + $(attr failed) + $(attr error) + $(attr timeout) + $(attr aborted)))
   skipped=$((skipped + $(attr notExecuted)))
 done
+if [ -n "${rabbitmq4_missing:-}" ]; then failed=$((failed + 1)); fi
 if [ $rc -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi   # the build or a test host failed before reporting
 if [ $files -eq 0 ] && [ $rc -eq 0 ]; then rc=1; failed=1; fi
 echo "$passed passed, $failed failed, $skipped skipped"

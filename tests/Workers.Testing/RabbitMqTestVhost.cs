@@ -14,8 +14,18 @@ namespace Workers.Testing;
 /// </summary>
 public sealed class RabbitMqTestVhost : IAsyncLifetime
 {
+    private readonly Func<Task<(Uri Amqp, Uri Management)>> server;
     private HttpClient? management;
     private IConnection? connection;
+
+    /// <summary>A vhost on the broker of the test environment (<see cref="TestEnvironment.RabbitMqUriVariable"/>).</summary>
+    public RabbitMqTestVhost()
+        : this(() => RabbitMqServer.GetAsync())
+    {
+    }
+
+    /// <summary>A vhost on a broker of the caller's choice.</summary>
+    internal RabbitMqTestVhost(Func<Task<(Uri Amqp, Uri Management)>> server) => this.server = server;
 
     /// <summary>The vhost's name (unique per instance).</summary>
     public string Name { get; } = $"workers-test-{Guid.NewGuid():N}"[..28];
@@ -29,7 +39,7 @@ public sealed class RabbitMqTestVhost : IAsyncLifetime
     /// <inheritdoc />
     public async ValueTask InitializeAsync()
     {
-        var (amqp, mgmt) = await RabbitMqServer.GetAsync();
+        var (amqp, mgmt) = await server();
         management = RabbitMqServer.CreateManagementClient(mgmt);
         var user = Uri.UnescapeDataString(amqp.UserInfo.Split(':')[0]);
         (await Management.PutAsync($"api/vhosts/{Escape(Name)}", null)).EnsureSuccessStatusCode();

@@ -84,33 +84,47 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
     /// <summary>Which error queues are quorum queues (those of quorum endpoints).</summary>
     public ErrorQueueTypes ErrorQueueTypes { get; init; } = new();
 
-    // The error queue as the endpoint's type says; when the broker has it of the other type already (declared by
-    // code that configured the endpoint's type another way), that type on a fresh channel (a 406 closes the channel).
+    // The error queue as the endpoint's type says (a quorum one with Workers' delivery limit); when the broker has it
+    // of another shape already (declared by MassTransit or an older Workers without the limit, or of the other type),
+    // the next shape on a fresh channel (a 406 closes the channel).
     private async Task DeclareErrorQueueAsync(string errorQueue)
     {
-        var quorum = ErrorQueueTypes.IsQuorum(errorQueue);
-        try
+        (bool Quorum, bool Limit)[] shapes = ErrorQueueTypes.IsQuorum(errorQueue)
+            ? [(true, true), (true, false), (false, false)]
+            : [(false, false), (true, true), (true, false)];
+        for (var i = 0; ; i++)
         {
-            await RunDeclarationAsync((channel, ct) => DeclareErrorQueueAsync(channel, errorQueue, quorum, ct)).ConfigureAwait(false);
-        }
-        catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 406)
-        {
+            var shape = shapes[i];
             try
             {
-                await RunDeclarationAsync((channel, ct) => DeclareErrorQueueAsync(channel, errorQueue, !quorum, ct)).ConfigureAwait(false);
+                await RunDeclarationAsync((channel, ct) => DeclareErrorQueueAsync(channel, errorQueue, shape.Quorum, shape.Limit, ct)).ConfigureAwait(false);
+                return;
             }
-            catch (OperationInterruptedException again) when (again.ShutdownReason?.ReplyCode == 406)
+            catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 406 && i < shapes.Length - 1)
+            {
+            }
+            catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 406)
             {
                 // Declared by someone else with other arguments: take the broker's queue as it is (dead letters are
                 // published to it through the default exchange, so its own exchange and binding are not needed).
                 await RunDeclarationAsync((channel, ct) => channel.QueueDeclarePassiveAsync(errorQueue, ct)).ConfigureAwait(false);
+                return;
             }
         }
     }
 
-    private static async Task DeclareErrorQueueAsync(IChannel channel, string errorQueue, bool quorum, CancellationToken cancellationToken)
+    private static async Task DeclareErrorQueueAsync(IChannel channel, string errorQueue, bool quorum, bool limit, CancellationToken cancellationToken)
     {
-        var arguments = quorum ? new Dictionary<string, object?> { ["x-queue-type"] = "quorum" } : null;
+        Dictionary<string, object?>? arguments = null;
+        if (quorum)
+        {
+            arguments = new Dictionary<string, object?> { ["x-queue-type"] = "quorum" };
+            if (limit)
+            {
+                arguments[QuorumQueueArguments.DeliveryLimit] = QuorumQueueArguments.UnreachableDeliveryLimit;
+            }
+        }
+
         await channel.ExchangeDeclareAsync(errorQueue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.QueueDeclareAsync(errorQueue, durable: true, exclusive: false, autoDelete: false, arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.QueueBindAsync(errorQueue, errorQueue, string.Empty, cancellationToken: cancellationToken).ConfigureAwait(false);
