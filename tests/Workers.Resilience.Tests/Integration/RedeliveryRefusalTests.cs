@@ -140,14 +140,7 @@ public sealed class RedeliveryRefusalTests : IClassFixture<RabbitMqTestVhost>
     {
         var queue = Unique("laddergone");
         var recorder = new AttemptRecorder { DefaultFailTimes = 1 };
-        await using var bus = await TestBus.StartAsync(vhost.Uri, (cfg, ctx) => cfg.ReceiveEndpoint(queue, e =>
-        {
-            e.UseWorkersRedelivery(ctx, new RedeliveryOptions { Delay = TimeSpan.FromMilliseconds(100) });
-            e.Handler<RedeliveryProbe>(recorder.ConsumeAsync);
-        }), Token);
-        var warmUp = NewId.NextGuid();
-        await bus.SendAsync(queue, new RedeliveryProbe("warm-up"), warmUp);
-        await recorder.WaitForSuccessAsync(warmUp, Deadline);
+        await using var bus = await StartWarmAsync(queue, recorder);
 
         // 100 ms enters the ladder at level 0.
         var connection = await vhost.GetConnectionAsync(Token);
@@ -168,14 +161,7 @@ public sealed class RedeliveryRefusalTests : IClassFixture<RabbitMqTestVhost>
     {
         var queue = Unique("rebind");
         var recorder = new AttemptRecorder { DefaultFailTimes = 1 };
-        await using var bus = await TestBus.StartAsync(vhost.Uri, (cfg, ctx) => cfg.ReceiveEndpoint(queue, e =>
-        {
-            e.UseWorkersRedelivery(ctx, new RedeliveryOptions { Delay = TimeSpan.FromMilliseconds(100) });
-            e.Handler<RedeliveryProbe>(recorder.ConsumeAsync);
-        }), Token);
-        var warmUp = NewId.NextGuid();
-        await bus.SendAsync(queue, new RedeliveryProbe("warm-up"), warmUp);
-        await recorder.WaitForSuccessAsync(warmUp, Deadline);
+        await using var bus = await StartWarmAsync(queue, recorder);
 
         // What a queue deleted and re-created while workers run looks like: the queue is there, its ladder binding is not.
         var connection = await vhost.GetConnectionAsync(Token);
@@ -219,6 +205,20 @@ public sealed class RedeliveryRefusalTests : IClassFixture<RabbitMqTestVhost>
         Assert.Equal(id.ToString(), error.BasicProperties.MessageId);
         Assert.Equal(1, Volatile.Read(ref fallbackCalls));
         Assert.Single(recorder.AttemptsOf(id));
+    }
+
+    // A bus whose endpoint already redelivered once (ladder, binding and publisher channel in place).
+    private async Task<TestBus> StartWarmAsync(string queue, AttemptRecorder recorder)
+    {
+        var bus = await TestBus.StartAsync(vhost.Uri, (cfg, ctx) => cfg.ReceiveEndpoint(queue, e =>
+        {
+            e.UseWorkersRedelivery(ctx, new RedeliveryOptions { Delay = TimeSpan.FromMilliseconds(100) });
+            e.Handler<RedeliveryProbe>(recorder.ConsumeAsync);
+        }), Token);
+        var warmUp = NewId.NextGuid();
+        await bus.SendAsync(queue, new RedeliveryProbe("warm-up"), warmUp);
+        await recorder.WaitForSuccessAsync(warmUp, Deadline);
+        return bus;
     }
 
     private async Task<Guid> PublishRawAsync(string queue, BasicProperties properties, Uri? publisherUri = null)
