@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Npgsql;
 using Workers.Postgres.Tests.Support;
 using Workers.Testing;
 using Xunit;
@@ -14,11 +15,13 @@ public sealed class InboxConsumerFailureTests(PostgresTestDatabase database) : I
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task ConsumerThrowingTimeout_RunsOncePerAttempt()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ConsumerThrowingTransientError_RunsOncePerAttempt(bool npgsql)
     {
         await WorkerHost.CreateSchemaAsync(database.ConnectionString, Ct);
-        var probe = new FailureProbe();
+        var probe = new FailureProbe { Npgsql = npgsql, UnreachableDatabase = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Port = 1, Timeout = 1, Pooling = false }.ConnectionString };
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddSingleton(probe);
         builder.Services.AddDbContext<TestDb>(o => o.UseWorkersPostgres(database.ConnectionString));
@@ -60,6 +63,10 @@ public sealed class InboxConsumerFailureTests(PostgresTestDatabase database) : I
         private int invocations;
         private int faults;
 
+        public bool Npgsql { get; init; }
+
+        public required string UnreachableDatabase { get; init; }
+
         public int Invocations => Volatile.Read(ref invocations);
 
         public int Faults => Volatile.Read(ref faults);
@@ -71,10 +78,17 @@ public sealed class InboxConsumerFailureTests(PostgresTestDatabase database) : I
 
     internal sealed class TimingOutConsumer(FailureProbe probe) : IConsumer<OrderPlaced>
     {
-        public Task Consume(ConsumeContext<OrderPlaced> context)
+        public async Task Consume(ConsumeContext<OrderPlaced> context)
         {
             probe.Invoked();
-            throw new TimeoutException("the consumer's own downstream call timed out");
+            if (!probe.Npgsql)
+            {
+                throw new TimeoutException("the consumer's own downstream call timed out");
+            }
+
+            // A transient NpgsqlException from a second connection of the consumer's own.
+            await using var other = new NpgsqlConnection(probe.UnreachableDatabase);
+            await other.OpenAsync(context.CancellationToken);
         }
     }
 
