@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Runtime.ExceptionServices;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
@@ -46,6 +47,12 @@ internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDb
         var consumer = ConsumerName(context.ReceiveContext.InputAddress);
         var tables = database.Tables;
         var strategy = db.Database.CreateExecutionStrategy();
+
+        // Only the framework's own statements are retried. Once the consumer has run, any failure (the consumer's
+        // own, its SaveChanges or the commit) ends this delivery: it is captured here, out of the strategy's reach,
+        // and rethrown below so redelivery sees one attempt. A failed commit means "not processed": the message is
+        // redelivered, and if the commit did land after all, the inbox absorbs the redelivery as a duplicate.
+        ExceptionDispatchInfo? failure = null;
         var duplicate = await strategy.ExecuteAsync(
             async ct =>
             {
@@ -55,17 +62,32 @@ internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDb
                 await using var transactionDisposal = transaction.ConfigureAwait(false);
                 using var watch = DurableCommit.Watch((NpgsqlConnection)db.Database.GetDbConnection());
                 var inserted = await InboxStore.TryRecordAsync(db, tables, messageId, consumer, timeProvider.GetUtcNow(), ct).ConfigureAwait(false);
-                if (inserted)
+                if (!inserted)
+                {
+                    await transaction.CommitAsync(ct).ConfigureAwait(false);
+                    watch.ThrowIfNotDurable();
+                    return true;
+                }
+
+                try
                 {
                     await next.Send(context).ConfigureAwait(false);
                     await db.SaveChangesAsync(ct).ConfigureAwait(false);
+                    await transaction.CommitAsync(ct).ConfigureAwait(false);
+                    watch.ThrowIfNotDurable();
+                }
+#pragma warning disable CA1031 // captured and rethrown outside the execution strategy
+                catch (Exception exception)
+#pragma warning restore CA1031
+                {
+                    failure = ExceptionDispatchInfo.Capture(exception);
                 }
 
-                await transaction.CommitAsync(ct).ConfigureAwait(false);
-                watch.ThrowIfNotDurable();
-                return !inserted;
+                return false;
             },
             context.CancellationToken).ConfigureAwait(false);
+
+        failure?.Throw();
 
         var tag = new KeyValuePair<string, object?>("consumer", consumer);
         if (duplicate)
