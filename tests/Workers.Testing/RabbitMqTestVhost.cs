@@ -167,5 +167,6 @@ public sealed class RabbitMqTestVhost : IAsyncLifetime
         [property: JsonPropertyName("messages_ready")] long MessagesReady,
         [property: JsonPropertyName("messages_unacknowledged")] long MessagesUnacknowledged,
         [property: JsonPropertyName("consumers")] int Consumers,
-        [property: JsonPropertyName("type")] string? Type);
+        [property: JsonPropertyName("type")] string? Type,
+        [property: JsonPropertyName("arguments")] IReadOnlyDictionary<string, JsonElement>? Arguments = null);
 }

@@ -44,6 +44,12 @@ internal static class EndpointPipeline
         if (settings.QueueType == QueueType.Quorum)
         {
             endpoint.SetQuorumQueue();
+
+            // RabbitMQ 4.0-4.2 drop a quorum queue's message after 20 returns, and Workers returns messages on purpose
+            // (open breaker, bulkhead overflow, shutdown, every `workers dlq` read). MassTransit copies the endpoint's
+            // queue arguments onto <queue>_error and <queue>_skipped, so all three get a limit no return count reaches,
+            // the same one the dead-letter stage declares its error queue with.
+            endpoint.SetQueueArgument(Workers.Resilience.Redelivery.QuorumQueueArguments.DeliveryLimit, Workers.Resilience.Redelivery.QuorumQueueArguments.UnreachableDeliveryLimit);
             context.GetRequiredService<Workers.Resilience.Redelivery.ErrorQueueTypes>().UseQuorum(settings.Queue + Workers.Resilience.DeadLetter.DeadLetterConstants.ErrorQueueSuffix);
         }
 
