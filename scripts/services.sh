@@ -77,6 +77,21 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# A node's rabbitmq.conf (loopback AMQP + management), plugins and advanced config, in folder $1 (AMQP $2, management $3).
+write_rabbitmq_config() {
+  local dir=$1 port=$2 mgmt=$3
+  {
+    echo "listeners.tcp.1 = 127.0.0.1:$port"
+    echo "loopback_users.guest = true"
+    echo "management.tcp.port = $mgmt"
+    echo "management.tcp.ip = 127.0.0.1"
+    echo "log.file.level = warning"
+    echo "log.console = false"
+  } > "$dir/rabbitmq.conf"
+  echo "[rabbitmq_management]." > "$dir/enabled_plugins"
+  echo "[]." > "$dir/advanced.config"
+}
+
 ensure_rabbitmq_installed() {
   command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || apt_install rabbitmq-server
   export PATH=$PATH:/usr/sbin:/usr/lib/rabbitmq/bin
@@ -117,16 +132,7 @@ rmq_start() { # name amqp-port dist-port mgmt-port
     return 0
   fi
   mkdir -p "$dir/mnesia" "$dir/log"
-  {
-    echo "listeners.tcp.1 = 127.0.0.1:$port"
-    echo "loopback_users.guest = true"
-    echo "management.tcp.port = $mgmt"
-    echo "management.tcp.ip = 127.0.0.1"
-    echo "log.file.level = warning"
-    echo "log.console = false"
-  } > "$dir/rabbitmq.conf"
-  echo "[rabbitmq_management]." > "$dir/enabled_plugins"
-  echo "[]." > "$dir/advanced.config"
+  write_rabbitmq_config "$dir" "$port" "$mgmt"
   if is_root; then chown -R rabbitmq:rabbitmq "$dir"; fi
   log "starting RabbitMQ node $name@$SHORT_HOST on 127.0.0.1:$port (management :$mgmt)"
   # shellcheck disable=SC2046
@@ -242,16 +248,7 @@ rmq4_start() {
   started=$SECONDS
   local dir=/var/lib/workers/rabbitmq-rmq4 root; root=$(deb13_root)
   mkdir -p "$root$dir/mnesia" "$root$dir/log"
-  {
-    echo "listeners.tcp.1 = 127.0.0.1:$port"
-    echo "loopback_users.guest = true"
-    echo "management.tcp.port = $mgmt"
-    echo "management.tcp.ip = 127.0.0.1"
-    echo "log.file.level = warning"
-    echo "log.console = false"
-  } > "$root$dir/rabbitmq.conf"
-  echo "[rabbitmq_management]." > "$root$dir/enabled_plugins"
-  echo "[]." > "$root$dir/advanced.config"
+  write_rabbitmq_config "$root$dir" "$port" "$mgmt"
   in_deb13 chown -R rabbitmq:rabbitmq "$dir"
   log "starting RabbitMQ 4.0 node rmq4@$SHORT_HOST on 127.0.0.1:$port (management :$mgmt) from $root"
   # 4.x has no -detached: start it in the background in its own session, then wait on await_startup.
