@@ -10,7 +10,7 @@
 #                                a 3-node RabbitMQ cluster (r1..r3) for quorum-queue and node-failure tests
 #   scripts/services.sh rabbitmq4-up|rabbitmq4-down
 #                                a RabbitMQ 4.0 node (rmq4@host) beside the 3.10 one: Debian 13's rabbitmq-server run
-#                                from a Debian 13 root made once with debootstrap under the data folder (reused)
+#                                from a Debian 13 root made once with debootstrap (outside the checkout, reused)
 #   WORKERS_BROKERS=3.10,4.0 scripts/services.sh up   starts both brokers (default: 3.10 only); `down` stops both
 #
 # Settings (environment):
@@ -23,7 +23,7 @@
 #   WORKERS_CLUSTER_PREFIX     cluster node name prefix           (default r: nodes r1..r3@host); give a second
 #                              cluster on the same machine its own prefix and base port
 #   WORKERS_RABBITMQ4_PORT     AMQP port of the 4.0 node          (default 5674; management +10000, distribution +20000)
-#   WORKERS_DEBIAN13_ROOT      the Debian 13 root                 (default <data folder>/debian13)
+#   WORKERS_DEBIAN13_ROOT      the Debian 13 root                 (default /var/lib/workers/debian13)
 #   WORKERS_DEBIAN_MIRROR      Debian mirror for debootstrap      (default: the first Debian URI of this machine's apt sources)
 set -euo pipefail
 
@@ -182,7 +182,11 @@ rmq_stop() { # name
 # ---------- RabbitMQ 4.0 (Debian 13 root) ----------
 # Debian 12 ships RabbitMQ 3.10 only; Debian 13's 4.0 needs Debian 13's libc, so it runs from a Debian 13 root
 # (debootstrap, built once) via chroot. The chroot shares the network: the node listens on loopback and shares epmd.
-deb13_root() { echo "${WORKERS_DEBIAN13_ROOT:-$DATA/debian13}"; }
+# Every command in the root runs in a mount namespace of its own that holds the root's /proc: the machine never
+# sees a mount under the root, so nothing stays mounted when the node stops or a run is killed. The root lives
+# outside any checkout (device nodes, 370 MB), built once per machine and shared by every checkout.
+deb13_root() { echo "${WORKERS_DEBIAN13_ROOT:-/var/lib/workers/debian13}"; }
+
 
 # The Debian mirror this machine's apt already uses (deb822 "URIs:" or one-line "deb URI suite"), never a fixed host.
 debian_mirror() {
@@ -198,12 +202,14 @@ debian_mirror() {
   die "no Debian mirror found in /etc/apt/sources.list*: set WORKERS_DEBIAN_MIRROR"
 }
 
+
 deb13_ensure_root() {
   local root; root=$(deb13_root)
+  deb13_umount_legacy
   if [ -f "$root/.workers-complete" ] && [ -x "$root/usr/sbin/rabbitmq-server" ]; then return 0; fi
-  is_root || die "building the Debian 13 root needs root (debootstrap, chroot, mount)"
+  is_root || die "building the Debian 13 root needs root (debootstrap, chroot, mount namespaces)"
   command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
-  deb13_umount
+  command -v unshare >/dev/null 2>&1 || die "unshare (util-linux) is missing"
   if [ -e "$root" ]; then log "removing the incomplete Debian 13 root $root"; rm -rf --one-file-system "${root:?}"; fi
   local mirror started=$SECONDS; mirror=$(debian_mirror)
   log "building a Debian 13 root with rabbitmq-server in $root (one time, ~1 min)"
@@ -214,36 +220,36 @@ deb13_ensure_root() {
   log "Debian 13 root built in $((SECONDS - started)) s"
 }
 
-deb13_mount() {
-  local root; root=$(deb13_root)
-  mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
-}
-
-# Unmount proc unless a process still runs inside the root (another 4.0 node, e.g. a fault test's).
+# Does a process run inside the root (the 4.0 node's VM, an epmd started from it, a rabbitmqctl)?
 deb13_busy() {
-  local root p; root=$(readlink -f "$(deb13_root)")
+  local root p; root=$(readlink -f "${1:-$(deb13_root)}")
   for p in /proc/[0-9]*; do [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && return 0; done
   return 1
 }
 
-deb13_umount() {
-  local root; root=$(deb13_root)
-  mountpoint -q "$root/proc" 2>/dev/null || return 0
-  if deb13_busy; then log "processes still run in $root: proc stays mounted"; return 0; fi
-  umount "$root/proc"
+# Earlier versions of this script mounted proc on the machine (and kept the root in the data folder): unmount
+# such a leftover once nothing runs in that root any more.
+deb13_umount_legacy() {
+  local r
+  for r in "$(deb13_root)" "$DATA/debian13"; do
+    mountpoint -q "$r/proc" 2>/dev/null || continue
+    if deb13_busy "$r"; then log "processes still run in $r: its proc stays mounted"; else umount "$r/proc" || true; fi
+  done
 }
 
-# A command inside the root with a clean environment (the host's PATH and locale do not fit Debian 13).
-in_deb13() { chroot "$(deb13_root)" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/var/lib/rabbitmq LANG=C.UTF-8 "$@"; }
+# A command inside the root, in a private mount namespace with the root's /proc, with a clean environment
+# (the host's PATH and locale do not fit Debian 13).
+# shellcheck disable=SC2016
+DEB13_ENTER='mount -t proc proc "$1/proc" && r=$1 && shift && exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/var/lib/rabbitmq LANG=C.UTF-8 "$@"'
+in_deb13() { unshare --mount --propagation private /bin/sh -c "$DEB13_ENTER" sh "$(deb13_root)" "$@"; }
 
 rmq4_ctl() { in_deb13 rabbitmqctl -q -n "rmq4@$SHORT_HOST" "$@"; }
 
-rmq4_running() { [ -f "$(deb13_root)/.workers-complete" ] && mountpoint -q "$(deb13_root)/proc" && rmq4_ctl status >/dev/null 2>&1; }
+rmq4_running() { [ -f "$(deb13_root)/.workers-complete" ] && rmq4_ctl status >/dev/null 2>&1; }
 
 rmq4_start() {
   local port=$RMQ4_PORT mgmt=$((RMQ4_PORT + 10000)) dist=$((RMQ4_PORT + 20000)) started
   deb13_ensure_root
-  deb13_mount
   if rmq4_running; then return 0; fi
   started=$SECONDS
   local dir=/var/lib/workers/rabbitmq-rmq4 root; root=$(deb13_root)
@@ -253,7 +259,7 @@ rmq4_start() {
   log "starting RabbitMQ 4.0 node rmq4@$SHORT_HOST on 127.0.0.1:$port (management :$mgmt) from $root"
   # 4.x has no -detached: start it in the background in its own session, then wait on await_startup.
   # shellcheck disable=SC2046
-  setsid chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/var/lib/rabbitmq LANG=C.UTF-8 \
+  setsid unshare --mount --propagation private /bin/sh -c "$DEB13_ENTER" sh "$root" \
     $(rmq_env rmq4 "$port" "$dist" "$mgmt" "$dir") rabbitmq-server > "$root$dir/log/console.out" 2>&1 < /dev/null &
   local deadline=$((SECONDS + 120))
   until rmq4_ctl await_startup --timeout 30 >/dev/null 2>&1; do
@@ -268,13 +274,12 @@ rmq4_start() {
 }
 
 rmq4_stop() {
-  [ -f "$(deb13_root)/.workers-complete" ] || return 0
-  if rmq4_running; then
+  if [ -f "$(deb13_root)/.workers-complete" ] && rmq4_running; then
     log "stopping RabbitMQ 4.0 node rmq4@$SHORT_HOST"; rmq4_ctl stop >/dev/null 2>&1 || true
-    # `stop` returns while the VM still exits: wait (bounded) for the root's processes to end before unmounting.
+    # `stop` returns while the VM still exits: wait (bounded) for the root's processes to end.
     local deadline=$((SECONDS + 30)); while deb13_busy && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
   fi
-  deb13_umount
+  deb13_umount_legacy
 }
 
 wants_broker() { case ",$BROKERS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }

@@ -12,6 +12,12 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 rabbitmq4=${WORKERS_TEST_RABBITMQ4:-1}
 brokers=3.10; [ "$rabbitmq4" = 1 ] && brokers=3.10,4.0
+# The 4.0 node runs from a Debian 13 root in its own mount namespace; when this run started it, it stops it again
+# on the way out (the 3.10 node and PostgreSQL stay up for the next run or the demo).
+rabbitmq4_started_here=0
+if [ "$rabbitmq4" = 1 ] && ! scripts/services.sh env 2>/dev/null | grep -q WORKERS_RABBITMQ4_URI; then rabbitmq4_started_here=1; fi
+stop_rabbitmq4() { if [ "$rabbitmq4_started_here" = 1 ]; then scripts/services.sh rabbitmq4-down >/dev/null 2>&1 || true; fi; }
+trap stop_rabbitmq4 EXIT
 env_lines=$(WORKERS_BROKERS=$brokers scripts/services.sh up) || { echo "services failed to start"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 eval "$env_lines"
 # docker-compose validates compose/docker-compose.yml offline (tests/Workers.IntegrationTests/Deploy).
