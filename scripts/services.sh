@@ -245,7 +245,12 @@ in_deb13() { unshare --mount --propagation private /bin/sh -c "$DEB13_ENTER" sh 
 
 rmq4_ctl() { in_deb13 rabbitmqctl -q -n "rmq4@$SHORT_HOST" "$@"; }
 
-rmq4_running() { [ -f "$(deb13_root)/.workers-complete" ] && rmq4_ctl status >/dev/null 2>&1; }
+# Asks rabbitmqctl only when the node's distribution port answers: a rabbitmqctl run while no epmd runs would
+# start one from inside the root.
+rmq4_running() {
+  [ -f "$(deb13_root)/.workers-complete" ] && (exec 3<>"/dev/tcp/127.0.0.1/$((RMQ4_PORT + 20000))") 2>/dev/null \
+    && rmq4_ctl status >/dev/null 2>&1
+}
 
 rmq4_start() {
   local port=$RMQ4_PORT mgmt=$((RMQ4_PORT + 10000)) dist=$((RMQ4_PORT + 20000)) started
