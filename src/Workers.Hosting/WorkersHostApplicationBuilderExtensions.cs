@@ -44,6 +44,12 @@ public static class WorkersHostApplicationBuilderExtensions
                     options.RabbitMq.Uri = fromEnvironment;
                 }
 
+                var management = builder.Configuration[RabbitMqOptions.ManagementUriVariable];
+                if (string.IsNullOrWhiteSpace(options.RabbitMq.ManagementUri) && !string.IsNullOrWhiteSpace(management))
+                {
+                    options.RabbitMq.ManagementUri = management;
+                }
+
                 options.RabbitMq.ConnectionName ??= builder.Environment.ApplicationName;
                 var postgres = builder.Configuration[PostgresOptions.ConnectionStringVariable];
                 if (!string.IsNullOrWhiteSpace(postgres))
@@ -79,6 +85,7 @@ public static class WorkersHostApplicationBuilderExtensions
             return new Workers.Resilience.Redelivery.RedeliveryConnection(BrokerAddress.Parse(rabbit.Uri).ToAmqpUri()) { ClusterNodes = [.. rabbit.ClusterNodes] };
         });
         services.AddWorkersRedelivery(sp => sp.GetRequiredService<Workers.Resilience.Redelivery.RedeliveryConnection>().BrokerUri);
+        services.AddHostedService<DeliveryLimitPreflight>();
         services.AddWorkersBreakers();
         services.AddSingleton(sp => new EndpointActivityRegistry(sp.GetRequiredService<TimeProvider>()));
         services.AddMassTransit(x => BusConfiguration.Configure(x, workers));

@@ -33,6 +33,9 @@ public sealed class RabbitMqTestVhost : IAsyncLifetime
     /// <summary>AMQP URI of this vhost, with credentials.</summary>
     public Uri Uri { get; private set; } = null!;
 
+    /// <summary>The broker's management API URI, with credentials.</summary>
+    public Uri ManagementUri { get; private set; } = null!;
+
     /// <summary>The management API client, authenticated.</summary>
     public HttpClient Management => management ?? throw new InvalidOperationException("The vhost is not initialised yet.");
 
@@ -41,6 +44,7 @@ public sealed class RabbitMqTestVhost : IAsyncLifetime
     {
         var (amqp, mgmt) = await server();
         management = RabbitMqServer.CreateManagementClient(mgmt);
+        ManagementUri = mgmt;
         var user = Uri.UnescapeDataString(amqp.UserInfo.Split(':')[0]);
         (await Management.PutAsync($"api/vhosts/{Escape(Name)}", null)).EnsureSuccessStatusCode();
         (await Management.PutAsJsonAsync($"api/permissions/{Escape(Name)}/{Escape(user)}", new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();

@@ -6,6 +6,9 @@ public sealed class RabbitMqOptions
     /// <summary>Environment variable that overrides <see cref="Uri"/>: <c>WORKERS_RABBITMQ_URI</c>.</summary>
     public const string UriVariable = "WORKERS_RABBITMQ_URI";
 
+    /// <summary>Environment variable read when <see cref="ManagementUri"/> is not set: <c>WORKERS_RABBITMQ_MANAGEMENT_URI</c>.</summary>
+    public const string ManagementUriVariable = "WORKERS_RABBITMQ_MANAGEMENT_URI";
+
     /// <summary>The broker URI of the local services (<c>scripts/services.sh up</c>).</summary>
     public const string DefaultUri = "amqp://guest:guest@127.0.0.1:5673/";
 
@@ -32,6 +35,14 @@ public sealed class RabbitMqOptions
 
     /// <summary>Default prefetch count of every receive endpoint (1 to 65535).</summary>
     public int PrefetchCount { get; set; } = DefaultPrefetchCount;
+
+    /// <summary>
+    /// The management API, <c>http(s)://[user:password@]host:port/</c> (credentials default to those of <see cref="Uri"/>;
+    /// <c>WORKERS_RABBITMQ_MANAGEMENT_URI</c> when unset). At start Workers reads the vhost's policies there and refuses
+    /// to run when one lowers the delivery limit of a quorum queue it uses (the user needs the <c>policymaker</c> or
+    /// <c>monitoring</c> tag to read them). Unset or unreachable: a warning, and no check.
+    /// </summary>
+    public string? ManagementUri { get; set; }
 
     /// <summary>The connection's name as the broker shows it (defaults to the application's name).</summary>
     public string? ConnectionName { get; set; }

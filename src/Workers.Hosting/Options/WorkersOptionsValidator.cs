@@ -63,6 +63,12 @@ internal sealed class WorkersOptionsValidator(IConfiguration? configuration = nu
                 errors.Add($"{path}:Uri {uriError} (or set {RabbitMqOptions.UriVariable}).");
             }
 
+            if (!string.IsNullOrWhiteSpace(rabbit.ManagementUri)
+                && (!System.Uri.TryCreate(rabbit.ManagementUri, UriKind.Absolute, out var management) || management.Scheme is not ("http" or "https")))
+            {
+                errors.Add($"{path}:ManagementUri must be an absolute http:// or https:// URI of the management API (was '{BrokerAddress.Mask(rabbit.ManagementUri)}'; or set {RabbitMqOptions.ManagementUriVariable}).");
+            }
+
             for (var i = 0; i < rabbit.ClusterNodes.Count; i++)
             {
                 if (!BrokerAddress.TryParseNode(rabbit.ClusterNodes[i], out _, out _))

@@ -22,6 +22,7 @@ public sealed class WorkersOptionsValidatorTests
         options.RabbitMq.Uri = "http://example.com/";
         options.RabbitMq.PrefetchCount = 0;
         options.RabbitMq.ClusterNodes.Add("node-without-port");
+        options.RabbitMq.ManagementUri = "amqp://guest:secret@host:15672/";
         options.Endpoints["orders"] = new EndpointOptions { PrefetchCount = 70_000, ConcurrentMessageLimit = 0 };
         options.Endpoints["orders_error"] = new EndpointOptions();
         options.Endpoints["quorum"] = new EndpointOptions { QueueType = (QueueType)7 };
@@ -34,11 +35,13 @@ public sealed class WorkersOptionsValidatorTests
         Assert.Contains("Workers:RabbitMq:Uri must use the amqp:// or amqps:// scheme", text, StringComparison.Ordinal);
         Assert.Contains("Workers:RabbitMq:PrefetchCount", text, StringComparison.Ordinal);
         Assert.Contains("Workers:RabbitMq:ClusterNodes:0", text, StringComparison.Ordinal);
+        Assert.Contains("Workers:RabbitMq:ManagementUri must be an absolute http:// or https:// URI", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", text, StringComparison.Ordinal);
         Assert.Contains("Workers:Endpoints:orders:PrefetchCount", text, StringComparison.Ordinal);
         Assert.Contains("Workers:Endpoints:orders:ConcurrentMessageLimit", text, StringComparison.Ordinal);
         Assert.Contains("Workers:Endpoints:orders_error is not a valid endpoint name", text, StringComparison.Ordinal);
         Assert.Contains("Workers:Endpoints:quorum:QueueType", text, StringComparison.Ordinal);
-        Assert.Equal(8, result.Failures!.Count());
+        Assert.Equal(9, result.Failures!.Count());
     }
 
     [Fact]
