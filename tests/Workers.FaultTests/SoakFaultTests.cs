@@ -40,21 +40,25 @@ public sealed class SoakFaultTests(FaultNode node, FaultReport report)
         await Task.Delay(fifth * 3, FaultScenario.Cancel);
         var end = Sample(worker.Id);
         await scenario.WaitLoadAsync();
+        var loadEnd = scenario.Clock.ElapsedTicks;
         var row = await scenario.SettleAsync("10 soak", null, string.Empty);
-        var soakEnd = scenario.Clock.ElapsedTicks;
 
-        var span = soakEnd - soakStart;
-        var p99Start = P99(scenario, soakStart, soakStart + (span / 5));
-        var p99End = P99(scenario, soakStart + (span * 3 / 5), soakStart + (span * 4 / 5));
+        // The latency windows lie inside the load (the settling after it sends nothing).
+        var span = loadEnd - soakStart;
+        var (p99Start, startSamples) = P99(scenario, soakStart, soakStart + (span / 5));
+        var (p99End, endSamples) = P99(scenario, soakStart + (span * 3 / 5), soakStart + (span * 4 / 5));
         row = row with
         {
-            Notes = string.Create(CultureInfo.InvariantCulture, $"max ~{maximum:F0}/s, soak {rate}/s x {FaultSettings.SoakDuration.TotalSeconds:F0}s; RSS {start.RssMb:F0}->{end.RssMb:F0} MB; threads {start.Threads}->{end.Threads}; p99 {p99Start.TotalMilliseconds:F0}->{p99End.TotalMilliseconds:F0} ms"),
+            Notes = string.Create(CultureInfo.InvariantCulture, $"max ~{maximum:F0}/s, soak {rate}/s x {FaultSettings.SoakDuration.TotalSeconds:F0}s; RSS {start.RssMb:F0}->{end.RssMb:F0} MB; threads {start.Threads}->{end.Threads}; p99 {p99Start.TotalMilliseconds:F0}->{p99End.TotalMilliseconds:F0} ms ({startSamples}/{endSamples} samples)"),
         };
         report.Add(row);
         scenario.AssertSound(row);
         Assert.True(row.DeadLettered == 0, scenario.DeadLetterSummary(scenario.Load.Confirmed.Keys));
         Assert.True(end.RssMb - start.RssMb < 150, row.Notes);
         Assert.True(end.Threads - start.Threads < 40, row.Notes);
+        // A window without samples proves nothing about latency: each must hold a fair share of the soak's messages.
+        var expectedPerWindow = rate * FaultSettings.SoakDuration.TotalSeconds / 5;
+        Assert.True(startSamples >= expectedPerWindow / 2 && endSamples >= expectedPerWindow / 2, $"too few latency samples for a p99 (want >= {expectedPerWindow / 2:F0} per window): {row.Notes}");
         Assert.True(p99End < (p99Start * 5) + TimeSpan.FromSeconds(1), row.Notes);
     }
 
@@ -77,13 +81,15 @@ public sealed class SoakFaultTests(FaultNode node, FaultReport report)
         return (rss, threads);
     }
 
-    private static TimeSpan P99(FaultScenario scenario, long from, long to)
+    private static (TimeSpan P99, int Samples) P99(FaultScenario scenario, long from, long to)
     {
         var latencies = scenario.Load.Confirmed
             .Where(c => c.Value >= from && c.Value < to && scenario.Observer.FirstArrival.ContainsKey(c.Key))
             .Select(c => scenario.Observer.FirstArrival[c.Key] - c.Value)
             .Order()
             .ToList();
-        return latencies.Count == 0 ? TimeSpan.Zero : TimeSpan.FromSeconds((double)latencies[(int)(latencies.Count * 0.99)] / Stopwatch.Frequency);
+        return latencies.Count == 0
+            ? (TimeSpan.Zero, 0)
+            : (TimeSpan.FromSeconds((double)latencies[(int)(latencies.Count * 0.99)] / Stopwatch.Frequency), latencies.Count);
     }
 }
