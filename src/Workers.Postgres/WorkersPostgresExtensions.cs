@@ -113,6 +113,7 @@ public static class WorkersPostgresExtensions
         {
             services.AddSingleton<InboxCleanupService<TDbContext>>();
             services.AddHostedService(sp => sp.GetRequiredService<InboxCleanupService<TDbContext>>());
+            services.AddHealthChecks().AddCheck<InboxDatabaseHealthCheck<TDbContext>>(InboxConstants.HealthCheckName, HealthStatus.Degraded, ["workers", "inbox", "ready"]);
         }
 
         return services;

@@ -7,4 +7,16 @@ internal static class InboxConstants
     public static readonly TimeSpan DefaultRetention = TimeSpan.FromDays(7);
     public static readonly TimeSpan DefaultCleanupInterval = TimeSpan.FromMinutes(1);
     public const int CleanupBatch = 1000;
+
+    /// <summary>Counter of messages held in the broker because the inbox database was unavailable.</summary>
+    public const string HeldInstrument = "workers.inbox.held";
+
+    /// <summary>Activity event: a message held because the inbox database was unavailable.</summary>
+    public const string HeldEvent = "workers.inbox.held";
+
+    /// <summary>Activity event: the inbox database answers again after an outage.</summary>
+    public const string DatabaseAvailableEvent = "workers.inbox.database_available";
+
+    /// <summary>Health check reporting the inbox database's availability (readiness).</summary>
+    public const string HealthCheckName = "workers-inbox-database";
 }

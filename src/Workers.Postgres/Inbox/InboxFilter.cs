@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Workers.Postgres.Storage;
+using Workers.Resilience;
 using Workers.Resilience.Telemetry;
 
 namespace Workers.Postgres.Inbox;
@@ -38,6 +39,7 @@ internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDb
     private const string ConsumerType = "Workers.Inbox";
     private static readonly Counter<long> Processed = WorkersDiagnostics.Meter.CreateCounter<long>("workers.inbox.processed", "{message}", "Messages processed through the inbox.");
     private static readonly Counter<long> Duplicates = WorkersDiagnostics.Meter.CreateCounter<long>("workers.inbox.duplicates", "{message}", "Duplicate messages absorbed by the inbox.");
+    private static readonly Counter<long> Held = WorkersDiagnostics.Meter.CreateCounter<long>(InboxConstants.HeldInstrument, "{message}", "Messages returned to their queue untouched because the inbox database was unavailable (not attempts).");
 
     public async Task RunAsync<TMessage>(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next)
         where TMessage : class
@@ -48,44 +50,76 @@ internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDb
         var tables = database.Tables;
         var strategy = db.Database.CreateExecutionStrategy();
 
-        // Only the framework's own statements are retried. Once the consumer has run, any failure (the consumer's
-        // own, its SaveChanges or the commit) ends this delivery: it is captured here, out of the strategy's reach,
-        // and rethrown below so redelivery sees one attempt. A failed commit means "not processed": the message is
-        // redelivered, and if the commit did land after all, the inbox absorbs the redelivery as a duplicate.
+        // Only the framework's own statements are retried. Once the consumer has run, its own failure ends this
+        // delivery: it is captured here, out of the strategy's reach, and rethrown below so redelivery sees one attempt.
+        // The framework's statements failing for good — the database unreachable, failing over, refusing writes — are
+        // not the consumer's failure: the message is held in the broker (DependencyUnavailableException: not an
+        // attempt, not breaker evidence) and comes back after a pause. That includes a failed save or commit of the
+        // consumer's effects for a transient (connection-class) reason: nothing was committed, and if the commit did
+        // land after all, the inbox absorbs the redelivery as a duplicate. A save refused for a non-transient reason
+        // (a constraint the consumer's entities violate) is the consumer's failure: one attempt.
         ExceptionDispatchInfo? failure = null;
-        var duplicate = await strategy.ExecuteAsync(
-            async ct =>
-            {
-                database.Topology.ThrowIfWritesRefused();
-                db.ChangeTracker.Clear();
-                var transaction = await db.Database.BeginTransactionAsync(ct).ConfigureAwait(false);
-                await using var transactionDisposal = transaction.ConfigureAwait(false);
-                using var watch = DurableCommit.Watch((NpgsqlConnection)db.Database.GetDbConnection());
-                var inserted = await InboxStore.TryRecordAsync(db, tables, messageId, consumer, timeProvider.GetUtcNow(), ct).ConfigureAwait(false);
-                if (!inserted)
+        bool duplicate;
+        try
+        {
+            duplicate = await strategy.ExecuteAsync(
+                async ct =>
                 {
-                    await transaction.CommitAsync(ct).ConfigureAwait(false);
-                    watch.ThrowIfNotDurable();
-                    return true;
-                }
+                    database.Topology.ThrowIfWritesRefused();
+                    db.ChangeTracker.Clear();
+                    var transaction = await db.Database.BeginTransactionAsync(ct).ConfigureAwait(false);
+                    await using var transactionDisposal = transaction.ConfigureAwait(false);
+                    using var watch = DurableCommit.Watch((NpgsqlConnection)db.Database.GetDbConnection());
+                    var inserted = await InboxStore.TryRecordAsync(db, tables, messageId, consumer, timeProvider.GetUtcNow(), ct).ConfigureAwait(false);
+                    if (!inserted)
+                    {
+                        await transaction.CommitAsync(ct).ConfigureAwait(false);
+                        watch.ThrowIfNotDurable();
+                        return true;
+                    }
 
-                try
-                {
-                    await next.Send(context).ConfigureAwait(false);
-                    await db.SaveChangesAsync(ct).ConfigureAwait(false);
-                    await transaction.CommitAsync(ct).ConfigureAwait(false);
-                    watch.ThrowIfNotDurable();
-                }
+                    try
+                    {
+                        await next.Send(context).ConfigureAwait(false);
+                    }
 #pragma warning disable CA1031 // captured and rethrown outside the execution strategy
-                catch (Exception exception)
+                    catch (Exception exception)
 #pragma warning restore CA1031
-                {
-                    failure = ExceptionDispatchInfo.Capture(exception);
-                }
+                    {
+                        failure = ExceptionDispatchInfo.Capture(exception);
+                        return false;
+                    }
 
-                return false;
-            },
-            context.CancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await db.SaveChangesAsync(ct).ConfigureAwait(false);
+                        await transaction.CommitAsync(ct).ConfigureAwait(false);
+                        watch.ThrowIfNotDurable();
+                    }
+                    catch (Exception exception) when (!WorkersExecutionStrategy.IsTransient(exception))
+                    {
+                        failure = ExceptionDispatchInfo.Capture(exception);
+                    }
+                    catch (Exception exception)
+                    {
+                        throw new EffectsNotCommittedException(exception);
+                    }
+
+                    return false;
+                },
+                context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (!(exception is OperationCanceledException && context.CancellationToken.IsCancellationRequested))
+        {
+            await HoldAsync(context, messageId, consumer, exception is EffectsNotCommittedException { InnerException: { } inner } ? inner : exception).ConfigureAwait(false);
+            throw; // not reached: HoldAsync throws
+        }
+
+        if (database.Availability.RecordSuccess(timeProvider.GetUtcNow()) is { } outage)
+        {
+            InboxLog.DatabaseAvailable(logger, outage.TotalSeconds);
+            WorkersDiagnostics.AddEvent(InboxConstants.DatabaseAvailableEvent, new KeyValuePair<string, object?>("outage_seconds", outage.TotalSeconds));
+        }
 
         failure?.Throw();
 
@@ -103,6 +137,35 @@ internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDb
             Processed.Add(1, tag);
         }
     }
+
+    private async Task HoldAsync<TMessage>(ConsumeContext<TMessage> context, Guid messageId, string consumer, Exception failure)
+        where TMessage : class
+    {
+        var (failures, becameUnavailable) = database.Availability.RecordHold(timeProvider.GetUtcNow(), failure);
+        var pause = DatabaseAvailability.HoldPause(failures);
+        if (becameUnavailable)
+        {
+            InboxLog.DatabaseUnavailable(logger, failure, consumer);
+        }
+
+        InboxLog.Held(logger, messageId, consumer, pause.TotalSeconds, failure.GetType().Name);
+        var tag = new KeyValuePair<string, object?>("consumer", consumer);
+        Held.Add(1, tag, new KeyValuePair<string, object?>("error.type", failure.GetType().FullName));
+        WorkersDiagnostics.AddEvent(InboxConstants.HeldEvent, new KeyValuePair<string, object?>("message_id", messageId), tag, new KeyValuePair<string, object?>("exception.type", failure.GetType().FullName));
+        try
+        {
+            await Task.Delay(pause, timeProvider, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping (or the endpoint's timeout): the message goes back at once.
+        }
+
+        throw new DependencyUnavailableException($"The inbox database was unavailable for message {messageId} on {consumer}; it returns to the queue (not an attempt).", failure);
+    }
+
+    /// <summary>The consumer ran, but saving or committing its effects failed for a transient reason.</summary>
+    private sealed class EffectsNotCommittedException(Exception inner) : Exception("The consumer's effects were not committed.", inner);
 
     /// <summary>The inbox key's consumer part: the receive endpoint (queue) name.</summary>
     internal static string ConsumerName(Uri? inputAddress)

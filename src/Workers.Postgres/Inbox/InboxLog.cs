@@ -13,4 +13,13 @@ internal static partial class InboxLog
 
     [LoggerMessage(5202, LogLevel.Warning, "Inbox cleanup failed; will retry")]
     public static partial void CleanupFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(5203, LogLevel.Warning, "Message {MessageId} for {Consumer} held in the broker for {PauseSeconds} s: the inbox database is unavailable ({ExceptionType}); not counted as an attempt")]
+    public static partial void Held(ILogger logger, Guid messageId, string consumer, double pauseSeconds, string exceptionType);
+
+    [LoggerMessage(5204, LogLevel.Error, "The inbox database is unavailable (first seen by {Consumer}): messages are held in the broker until it answers")]
+    public static partial void DatabaseUnavailable(ILogger logger, Exception exception, string consumer);
+
+    [LoggerMessage(5205, LogLevel.Information, "The inbox database answers again after {OutageSeconds:F1} s: held messages flow")]
+    public static partial void DatabaseAvailable(ILogger logger, double outageSeconds);
 }

@@ -18,6 +18,8 @@ internal sealed class WorkersDatabase<TDbContext>(IServiceScopeFactory scopeFact
 
     public OutboxSignal Signal { get; } = new();
 
+    public DatabaseAvailability Availability { get; } = new();
+
     public WorkersTables Tables => EnsureInitialised().Tables;
 
     public string ConnectionString => EnsureInitialised().ConnectionString;

@@ -62,6 +62,6 @@ internal sealed class CircuitBreakerFilter : IFilter<ConsumeContext>
     }
 
     internal static bool IsRequeueSignal(Exception exception, CancellationToken consumeToken) =>
-        exception is CircuitBreakerOpenException or BulkheadRejectedException
+        exception is CircuitBreakerOpenException or BulkheadRejectedException or DependencyUnavailableException
         || (exception is OperationCanceledException && consumeToken.IsCancellationRequested);
 }

@@ -55,7 +55,7 @@ internal sealed class ConsumerTimeoutFilter : IFilter<ConsumeContext>
                         await running.ConfigureAwait(false);
                         return;
                     }
-                    catch (Exception ex) when (deadline.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+                    catch (Exception ex) when (deadline.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested && ex is not DependencyUnavailableException)
                     {
                         throw TimedOut(context, ex);
                     }
@@ -85,7 +85,7 @@ internal sealed class ConsumerTimeoutFilter : IFilter<ConsumeContext>
             {
                 await running.ConfigureAwait(false);
             }
-            catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested && ex is not DependencyUnavailableException)
             {
                 throw TimedOut(context, ex);
             }
