@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Workers.Postgres;
 
 namespace Workers.Hosting;
@@ -82,6 +83,7 @@ public sealed class WorkersBuilder
     {
         Services.AddDbContext<TDbContext>((sp, db) => db.UseWorkersPostgres(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WorkersOptions>>().Value.Postgres.ConnectionString));
         Services.AddWorkersOutbox<TDbContext>();
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<Workers.Postgres.OutboxOptions>, OutboxConfirmsValidator>());
         Services.AddWorkersInbox<TDbContext>();
         Services.AddOptions<Workers.Postgres.OutboxOptions>().Bind(Configuration.GetSection($"{WorkersOptions.SectionName}:Outbox"));
         Services.AddOptions<Workers.Postgres.InboxOptions>().Bind(Configuration.GetSection($"{WorkersOptions.SectionName}:Inbox"));

@@ -139,6 +139,7 @@ public static class WorkersPostgresExtensions
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<WorkersDatabase<TDbContext>>();
+        services.TryAddScoped<OutboxConsumeScope>();
     }
 
     private sealed class OutboxOptionsValidator : IValidateOptions<OutboxOptions>

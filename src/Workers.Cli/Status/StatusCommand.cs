@@ -85,7 +85,7 @@ internal static class StatusCommand
                 }));
             await console.Out.WriteLineAsync(outbox is null
                 ? $"vhost '{virtualHost}': {rows.Count} endpoint(s); outbox: - (give --worker-url for worker-side state)."
-                : string.Create(CultureInfo.InvariantCulture, $"vhost '{virtualHost}': {rows.Count} endpoint(s); outbox: {outbox.Pending?.ToString(CultureInfo.InvariantCulture) ?? "?"} pending, lag {outbox.LagSeconds?.ToString("0.0", CultureInfo.InvariantCulture) ?? "?"} s."));
+                : string.Create(CultureInfo.InvariantCulture, $"vhost '{virtualHost}': {rows.Count} endpoint(s); outbox: {outbox.Pending?.ToString(CultureInfo.InvariantCulture) ?? "?"} pending, lag {outbox.LagSeconds?.ToString("0.0", CultureInfo.InvariantCulture) ?? "?"} s{(outbox.Quarantined is > 0 ? $"; {outbox.Quarantined} quarantined, {outbox.Held ?? 0} held behind them (see workers_outbox_quarantine)" : string.Empty)}."));
             return ExitCodes.Ok;
         });
         return command;

@@ -13,7 +13,7 @@ internal interface IWorkerStatusSource
     Task<WorkerStatus> GetAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>The status document a worker serves: <c>{ "endpoints": [ { "name", "circuitState", "bulkheadInFlight", "bulkheadLimit" } ], "outbox": { "pending", "lagSeconds" } }</c>.</summary>
+/// <summary>The status document a worker serves: <c>{ "endpoints": [ { "name", "circuitState", "bulkheadInFlight", "bulkheadLimit" } ], "outbox": { "pending", "lagSeconds", "quarantined", "held" } }</c>.</summary>
 internal sealed record WorkerStatus(
     [property: JsonPropertyName("endpoints")] IReadOnlyList<WorkerEndpointStatus>? Endpoints,
     [property: JsonPropertyName("outbox")] OutboxStatus? Outbox);
@@ -26,7 +26,9 @@ internal sealed record WorkerEndpointStatus(
 
 internal sealed record OutboxStatus(
     [property: JsonPropertyName("pending")] long? Pending,
-    [property: JsonPropertyName("lagSeconds")] double? LagSeconds);
+    [property: JsonPropertyName("lagSeconds")] double? LagSeconds,
+    [property: JsonPropertyName("quarantined")] long? Quarantined = null,
+    [property: JsonPropertyName("held")] long? Held = null);
 
 /// <summary>Reads a worker's status document over HTTP.</summary>
 internal sealed class HttpWorkerStatusSource : IWorkerStatusSource

@@ -10,7 +10,8 @@ internal sealed record WorkerEndpointCatalog(IReadOnlyList<string> Queues);
 
 /// <summary>
 /// The worker's own state, served at <c>/workers/status</c> and read by <c>workers status --worker-url</c>:
-/// per endpoint its circuit state, bulkhead usage and timeouts, and the outbox backlog.
+/// per endpoint its circuit state, bulkhead usage and timeouts, and the outbox backlog (pending, lag, quarantined
+/// rows and the rows held behind them).
 /// </summary>
 internal static class WorkerStatus
 {
@@ -54,6 +55,8 @@ internal static class WorkerStatus
                     status = entry.Status.ToString(),
                     pending = entry.Data.TryGetValue("pending", out var pending) ? pending : null,
                     lagSeconds = entry.Data.TryGetValue("lag_seconds", out var lag) ? lag : null,
+                    quarantined = entry.Data.TryGetValue("quarantined", out var quarantined) ? quarantined : null,
+                    held = entry.Data.TryGetValue("held", out var held) ? held : null,
                 };
             }
         }

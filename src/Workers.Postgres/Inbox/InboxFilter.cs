@@ -4,6 +4,7 @@ using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Workers.Postgres.Outbox;
 using Workers.Postgres.Storage;
 using Workers.Resilience;
 using Workers.Resilience.Telemetry;
@@ -33,7 +34,7 @@ internal sealed class InboxFilter<TMessage>(IInboxRunner runner) : IFilter<Consu
 }
 
 /// <summary>The inbox transaction for <typeparamref name="TDbContext"/>.</summary>
-internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDbContext> database, TimeProvider timeProvider, ILogger<InboxRunner<TDbContext>> logger) : IInboxRunner
+internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDbContext> database, OutboxConsumeScope consumeScope, TimeProvider timeProvider, ILogger<InboxRunner<TDbContext>> logger) : IInboxRunner
     where TDbContext : DbContext
 {
     private const string ConsumerType = "Workers.Inbox";
@@ -80,6 +81,7 @@ internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDb
 
                     try
                     {
+                        consumeScope.Begin(messageId, consumer); // outbox ids derived from (messageId, consumer, position)
                         await next.Send(context).ConfigureAwait(false);
                     }
 #pragma warning disable CA1031 // captured and rethrown outside the execution strategy

@@ -4,7 +4,9 @@ namespace Workers.Postgres.Outbox;
 internal static class OutboxConstants
 {
     public const string SectionPath = "Workers:Outbox";
+    public const string PublisherConfirmationSetting = "Workers:RabbitMq:PublisherConfirmation";
     public const int DefaultBatchSize = 100;
+    public const int DefaultMaxDispatchAttempts = 10;
     public static readonly TimeSpan DefaultPollingInterval = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan DefaultLeaseDuration = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan DefaultPublishTimeout = TimeSpan.FromSeconds(10);

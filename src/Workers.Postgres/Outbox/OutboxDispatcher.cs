@@ -26,6 +26,7 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
     where TDbContext : DbContext
 {
     private static readonly ConcurrentDictionary<string, Type?> Types = new(StringComparer.Ordinal);
+    private readonly IServiceProvider serviceProvider;
     private readonly IServiceScopeFactory scopeFactory;
     private readonly IBus bus;
     private readonly WorkersDatabase<TDbContext> database;
@@ -37,6 +38,7 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
     private OutboxStore? store;
 
     public OutboxDispatcher(
+        IServiceProvider serviceProvider,
         IServiceScopeFactory scopeFactory,
         IBus bus,
         WorkersDatabase<TDbContext> database,
@@ -45,6 +47,7 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
         OutboxDispatcherHooks hooks,
         ILogger<OutboxDispatcher<TDbContext>> logger)
     {
+        this.serviceProvider = serviceProvider;
         this.scopeFactory = scopeFactory;
         this.bus = bus;
         this.database = database;
@@ -63,6 +66,13 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
         if (!options.EnableDispatcher)
         {
             return;
+        }
+
+        if (!PublisherConfirmsOn(serviceProvider))
+        {
+            OutboxLog.ConfirmsRequired(logger, OutboxConstants.PublisherConfirmationSetting);
+            throw new InvalidOperationException(
+                $"The outbox dispatcher needs publisher confirms: {OutboxConstants.PublisherConfirmationSetting} is false (a publish would be marked dispatched unconfirmed). Turn publisher confirmation on, or set {OutboxConstants.SectionPath}:{nameof(OutboxOptions.EnableDispatcher)} to false in this process.");
         }
 
         if (options.ApplySchemaOnStartup)
@@ -90,6 +100,10 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
             OutboxLog.Stopped(logger, Owner);
         }
     }
+
+    /// <summary>False when the bus is RabbitMQ with publisher confirms off (unknown transports: true).</summary>
+    internal static bool PublisherConfirmsOn(IServiceProvider services) =>
+        services.GetService<MassTransit.Transports.IBusInstance>()?.HostConfiguration is not MassTransit.RabbitMqTransport.Configuration.IRabbitMqHostConfiguration { PublisherConfirmation: false };
 
     private static async Task Quiet(Task task)
     {
@@ -154,13 +168,24 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
         var results = await Task.WhenAll(claims.Select(c => PublishAsync(c, cancellationToken))).ConfigureAwait(false);
         var published = claims.Where((_, i) => results[i] is null).Select(c => c.Id).ToList();
         var failures = new List<OutboxFailure>();
+        var unroutable = 0;
         for (var i = 0; i < claims.Count; i++)
         {
             if (results[i] is { } error)
             {
                 var retryAt = timeProvider.GetUtcNow() + OutboxLease.RetryDelay(claims[i].Attempts, options.RetryDelay, options.MaxRetryDelay);
-                failures.Add(new OutboxFailure(claims[i].Id, retryAt, Truncate(error.ToString())));
-                OutboxLog.PublishFailed(logger, error, claims[i].Id, claims[i].MessageType, claims[i].Attempts, retryAt);
+                var kind = OutboxFailures.Classify(error.Exception, error.Preparing);
+                var text = kind == OutboxFailureKind.Unroutable ? $"unroutable (returned by the broker: no queue bound): {error.Exception}" : error.Exception.ToString();
+                failures.Add(new OutboxFailure(claims[i].Id, retryAt, Truncate(text), kind));
+                if (kind == OutboxFailureKind.Unroutable)
+                {
+                    unroutable++;
+                    OutboxLog.Unroutable(logger, claims[i].Id, claims[i].MessageType, claims[i].Destination ?? "publish", claims[i].Attempts, retryAt);
+                }
+                else
+                {
+                    OutboxLog.PublishFailed(logger, error.Exception, claims[i].Id, claims[i].MessageType, claims[i].Attempts, retryAt);
+                }
             }
         }
 
@@ -182,35 +207,65 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
         {
             OutboxMetrics.DispatchFailures.Add(failures.Count);
             WorkersDiagnostics.AddEvent("workers.outbox.dispatch_failed", new KeyValuePair<string, object?>("count", failures.Count));
-            await WithContextAsync((db, ct) => outbox.ReleaseAsync(db, Owner, failures, ct), CancellationToken.None).ConfigureAwait(false);
+            if (unroutable > 0)
+            {
+                OutboxMetrics.Unroutable.Add(unroutable);
+                WorkersDiagnostics.AddEvent("workers.outbox.unroutable", new KeyValuePair<string, object?>("count", unroutable));
+            }
+
+            var releasedAt = timeProvider.GetUtcNow();
+            var quarantined = await WithContextAsync((db, ct) => outbox.ReleaseAsync(db, Owner, failures, options.MaxDispatchAttempts, releasedAt, ct), CancellationToken.None).ConfigureAwait(false);
+            foreach (var row in quarantined)
+            {
+                OutboxLog.Quarantined(logger, row.Id, row.MessageType, row.DispatchFailures, row.OrderingKey ?? "-");
+                WorkersDiagnostics.AddEvent(
+                    "workers.outbox.quarantined",
+                    new KeyValuePair<string, object?>("message_id", row.Id),
+                    new KeyValuePair<string, object?>("message_type", row.MessageType),
+                    new KeyValuePair<string, object?>("ordering_key", row.OrderingKey));
+            }
         }
 
         return claims.Count;
     }
 
-    private async Task<Exception?> PublishAsync(OutboxClaim claim, CancellationToken cancellationToken)
+    /// <summary>Null when confirmed; else the error, and whether it came from the row itself (before any broker I/O).</summary>
+    private async Task<(Exception Exception, bool Preparing)?> PublishAsync(OutboxClaim claim, CancellationToken cancellationToken)
     {
-        var type = Types.GetOrAdd(claim.MessageType, static name => Type.GetType(name, throwOnError: false));
-        if (type is null)
+        object message;
+        Type type;
+        Dictionary<string, string>? headers;
+        Uri? destination;
+        try
         {
-            OutboxLog.UnknownType(logger, claim.Id, claim.MessageType);
-            return new InvalidOperationException($"Unknown message type '{claim.MessageType}'.");
+            type = Types.GetOrAdd(claim.MessageType, static name => Type.GetType(name, throwOnError: false))
+                ?? throw new InvalidOperationException($"Unknown message type '{claim.MessageType}'.");
+            message = JsonSerializer.Deserialize(claim.Body, type, SystemTextJsonMessageSerializer.Options)
+                ?? throw new InvalidOperationException($"Outbox message {claim.Id} has an empty body.");
+            headers = claim.Headers is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(claim.Headers);
+            destination = claim.Destination is null ? null : new Uri(claim.Destination);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            if (Types.TryGetValue(claim.MessageType, out var known) && known is null)
+            {
+                OutboxLog.UnknownType(logger, claim.Id, claim.MessageType);
+            }
+
+            return (e, true);
         }
 
         using var timeout = new CancellationTokenSource(options.PublishTimeout, timeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            var message = JsonSerializer.Deserialize(claim.Body, type, SystemTextJsonMessageSerializer.Options)
-                ?? throw new InvalidOperationException($"Outbox message {claim.Id} has an empty body.");
-            var headers = claim.Headers is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(claim.Headers);
-            if (claim.Destination is null)
+            if (destination is null)
             {
                 await bus.Publish(message, type, Pipe.Execute<PublishContext>(ctx => Stamp(ctx, claim.Id, headers)), linked.Token).ConfigureAwait(false);
             }
             else
             {
-                var endpoint = await bus.GetSendEndpoint(new Uri(claim.Destination)).ConfigureAwait(false);
+                var endpoint = await bus.GetSendEndpoint(destination).ConfigureAwait(false);
                 await endpoint.Send(message, type, Pipe.Execute<SendContext>(ctx => Stamp(ctx, claim.Id, headers)), linked.Token).ConfigureAwait(false);
             }
 
@@ -222,13 +277,21 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
         }
         catch (Exception e)
         {
-            return e;
+            return (e, false);
         }
     }
 
     private static void Stamp(SendContext context, Guid messageId, Dictionary<string, string>? headers)
     {
         context.MessageId = messageId;
+
+        // Mandatory: a publish no queue receives comes back (basic.return) and faults the publish task,
+        // so the row is not marked dispatched (see OutboxReturns).
+        if (context.TryGetPayload<RabbitMqSendContext>(out var rabbit))
+        {
+            rabbit.Mandatory = true;
+        }
+
         if (headers is null)
         {
             return;

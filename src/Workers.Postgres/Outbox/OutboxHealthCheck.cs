@@ -6,7 +6,9 @@ using Workers.Postgres.Storage;
 namespace Workers.Postgres.Outbox;
 
 /// <summary>
-/// Healthy while the oldest undelivered message is younger than <see cref="OutboxOptions.LagDegradedThreshold"/>;
+/// Healthy while the oldest undelivered message is younger than <see cref="OutboxOptions.LagDegradedThreshold"/>
+/// (quarantined messages, and those held behind them, do not count: no replica can deliver them, and holding every
+/// replica unready would not either; they are reported in the data, the gauges and the log instead);
 /// Degraded above it or when the backlog could not be measured recently (database unreachable);
 /// Unhealthy on split brain (writes refused).
 /// </summary>
@@ -35,6 +37,8 @@ internal sealed class OutboxHealthCheck<TDbContext>(WorkersDatabase<TDbContext> 
             ["pending"] = measured.Pending,
             ["lag_seconds"] = lag.TotalSeconds,
             ["measured_at"] = measured.MeasuredAt,
+            ["quarantined"] = measured.Quarantined,
+            ["held"] = measured.Held,
         };
         var stale = now - measured.MeasuredAt;
         var staleLimit = options.MaintenanceInterval * 3 > options.LagDegradedThreshold ? options.MaintenanceInterval * 3 : options.LagDegradedThreshold;
@@ -43,8 +47,11 @@ internal sealed class OutboxHealthCheck<TDbContext>(WorkersDatabase<TDbContext> 
             return HealthCheckResult.Degraded($"Outbox backlog not measured for {stale.TotalSeconds:F0} s (database unreachable?).", data: data);
         }
 
+        var quarantine = measured.Quarantined > 0
+            ? $" {measured.Quarantined} quarantined, {measured.Held} held behind them (operator action: see the {WorkersModelBuilderExtensions.OutboxQuarantineView} view)."
+            : string.Empty;
         return lag > options.LagDegradedThreshold
-            ? HealthCheckResult.Degraded($"Oldest undelivered outbox message is {lag.TotalSeconds:F0} s old ({measured.Pending} pending).", data: data)
-            : HealthCheckResult.Healthy($"{measured.Pending} pending, oldest {lag.TotalSeconds:F1} s.", data: data);
+            ? HealthCheckResult.Degraded($"Oldest undelivered outbox message is {lag.TotalSeconds:F0} s old ({measured.Pending} pending).{quarantine}", data: data)
+            : HealthCheckResult.Healthy($"{measured.Pending} pending, oldest {lag.TotalSeconds:F1} s.{quarantine}", data: data);
     }
 }

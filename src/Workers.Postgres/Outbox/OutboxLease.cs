@@ -6,7 +6,7 @@ internal static class OutboxLease
     /// <summary>When a claim taken at <paramref name="now"/> ends.</summary>
     public static DateTimeOffset Until(DateTimeOffset now, TimeSpan lease) => now + lease;
 
-    /// <summary>Whether a row is claimable by <paramref name="owner"/> at <paramref name="now"/> (mirror of the claim SQL).</summary>
+    /// <summary>Whether a row is claimable by <paramref name="owner"/> at <paramref name="now"/> (mirror of the claim SQL's lease condition; the SQL also skips quarantined rows).</summary>
     public static bool IsClaimable(DateTimeOffset? dispatchedAt, string? lockOwner, DateTimeOffset? lockedUntil, string owner, DateTimeOffset now) =>
         dispatchedAt is null && (lockedUntil is null || lockedUntil <= now || string.Equals(lockOwner, owner, StringComparison.Ordinal));
 

@@ -40,4 +40,13 @@ internal static partial class OutboxLog
 
     [LoggerMessage(5111, LogLevel.Error, "Outbox message {MessageId} has an unknown message type {MessageType}; retried with back-off")]
     public static partial void UnknownType(ILogger logger, Guid messageId, string messageType);
+
+    [LoggerMessage(5112, LogLevel.Warning, "Outbox message {MessageId} ({MessageType}, {Destination}) was returned by the broker as unroutable (no queue bound) on attempt {Attempt}; kept pending, retry at {RetryAt}")]
+    public static partial void Unroutable(ILogger logger, Guid messageId, string messageType, string destination, int attempt, DateTimeOffset retryAt);
+
+    [LoggerMessage(5113, LogLevel.Error, "Outbox message {MessageId} ({MessageType}) quarantined after {Failures} failed dispatch(es); later messages of ordering key {OrderingKey} stay held until it is deleted or repaired (see the workers_outbox_quarantine view)")]
+    public static partial void Quarantined(ILogger logger, Guid messageId, string messageType, int failures, string orderingKey);
+
+    [LoggerMessage(5114, LogLevel.Critical, "Outbox dispatcher refuses to run: the bus has publisher confirms off ({Setting} = false); a publish would be marked dispatched without the broker's confirmation")]
+    public static partial void ConfirmsRequired(ILogger logger, string setting);
 }

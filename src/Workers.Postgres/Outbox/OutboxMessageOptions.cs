@@ -3,7 +3,10 @@ namespace Workers.Postgres;
 /// <summary>Per-message settings for <see cref="IWorkersOutbox"/>.</summary>
 public sealed class OutboxMessageOptions
 {
-    /// <summary>The MessageId on the wire; a new sequential id when null.</summary>
+    /// <summary>
+    /// The MessageId on the wire. When null: inside a consume run by the inbox, an id derived from (inbound MessageId,
+    /// endpoint, position of this message in the consume), the same if the consume runs again; elsewhere a new sequential id.
+    /// </summary>
     public Guid? MessageId { get; set; }
 
     /// <summary>Messages sharing a key are delivered one after another in write order; different keys in parallel.</summary>

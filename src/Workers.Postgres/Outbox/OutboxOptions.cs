@@ -25,6 +25,15 @@ public sealed class OutboxOptions
     /// <summary>Largest back-off after failed publishes. Default 1 min.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = OutboxConstants.DefaultMaxRetryDelay;
 
+    /// <summary>
+    /// A row whose dispatch fails this many times for a reason of its own (unknown message type, e.g. after a rename;
+    /// unreadable body or headers; invalid destination) is quarantined with the reason: no longer dispatched, listed in
+    /// the <c>workers_outbox_quarantine</c> view, counted in status. Later rows of its ordering key stay held (never
+    /// dispatched out of order) until an operator deletes or repairs it. Broker outages and unroutable publishes are
+    /// not counted: they are retried with back-off for as long as they last. Default 10; at least 1.
+    /// </summary>
+    public int MaxDispatchAttempts { get; set; } = OutboxConstants.DefaultMaxDispatchAttempts;
+
     /// <summary>Dispatched rows are deleted after this long. Default 1 h; zero deletes at the next maintenance round.</summary>
     public TimeSpan DispatchedRetention { get; set; } = OutboxConstants.DefaultDispatchedRetention;
 
@@ -55,6 +64,11 @@ public sealed class OutboxOptions
         if (BatchSize is < 1 or > 10_000)
         {
             errors.Add($"{path}:{nameof(BatchSize)} must be between 1 and 10000 (was {BatchSize}).");
+        }
+
+        if (MaxDispatchAttempts < 1)
+        {
+            errors.Add($"{path}:{nameof(MaxDispatchAttempts)} must be at least 1 (was {MaxDispatchAttempts}).");
         }
 
         Positive(errors, path, nameof(PollingInterval), PollingInterval);

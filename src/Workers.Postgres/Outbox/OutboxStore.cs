@@ -13,7 +13,7 @@ internal sealed class OutboxStore(WorkersTables tables)
     private readonly string claimSql = $"""
         WITH candidates AS (
             SELECT o.id FROM {tables.Outbox} o
-            WHERE o.dispatched_at IS NULL
+            WHERE o.dispatched_at IS NULL AND o.quarantined_at IS NULL
               AND (o.locked_until IS NULL OR o.locked_until <= @now OR o.lock_owner = @owner)
               AND (o.ordering_key IS NULL OR NOT EXISTS (
                     SELECT 1 FROM {tables.Outbox} p
@@ -31,13 +31,31 @@ internal sealed class OutboxStore(WorkersTables tables)
         WHERE id = ANY(@ids) AND dispatched_at IS NULL
         """;
 
+    // A failure of the row itself (counts = true) adds to dispatch_failures; the one that reaches @max quarantines the row.
     private readonly string releaseSql = $"""
-        UPDATE {tables.Outbox} o SET lock_owner = NULL, locked_until = f.retry_at, last_error = f.error
-        FROM unnest(@ids, @retry_at, @errors) AS f(id, retry_at, error)
+        UPDATE {tables.Outbox} o SET lock_owner = NULL, locked_until = f.retry_at, last_error = f.error,
+            dispatch_failures = o.dispatch_failures + CASE WHEN f.counts THEN 1 ELSE 0 END,
+            quarantined_at = CASE WHEN f.counts AND o.dispatch_failures + 1 >= @max THEN @now END,
+            quarantine_reason = CASE WHEN f.counts AND o.dispatch_failures + 1 >= @max THEN f.error END
+        FROM unnest(@ids, @retry_at, @errors, @counts) AS f(id, retry_at, error, counts)
         WHERE o.id = f.id AND o.dispatched_at IS NULL AND o.lock_owner = @owner
+        RETURNING o.id, o.message_type, o.ordering_key, o.dispatch_failures, o.quarantined_at IS NOT NULL
         """;
 
-    private readonly string backlogSql = $"SELECT count(*), min(created_at) FROM {tables.Outbox} WHERE dispatched_at IS NULL";
+    // Quarantined rows, and rows of their ordering keys held behind them, are reported apart and left out of the lag.
+    private readonly string backlogSql = $"""
+        WITH undelivered AS (
+            SELECT o.created_at, o.quarantined_at IS NOT NULL AS quarantined,
+                   (o.quarantined_at IS NULL AND o.ordering_key IS NOT NULL AND o.ordering_key IN (
+                        SELECT q.ordering_key FROM {tables.Outbox} q
+                        WHERE q.dispatched_at IS NULL AND q.quarantined_at IS NOT NULL AND q.ordering_key IS NOT NULL)) AS held
+            FROM {tables.Outbox} o WHERE o.dispatched_at IS NULL)
+        SELECT count(*) FILTER (WHERE NOT quarantined),
+               min(created_at) FILTER (WHERE NOT quarantined AND NOT held),
+               count(*) FILTER (WHERE quarantined),
+               count(*) FILTER (WHERE held)
+        FROM undelivered
+        """;
 
     private readonly string purgeSql = $"""
         DELETE FROM {tables.Outbox} WHERE id IN (
@@ -85,15 +103,33 @@ internal sealed class OutboxStore(WorkersTables tables)
             new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = ids.ToArray() },
             new NpgsqlParameter("now", NpgsqlDbType.TimestampTz) { Value = now });
 
-    public Task<int> ReleaseAsync(DbContext context, string owner, IReadOnlyList<OutboxFailure> failures, CancellationToken cancellationToken) =>
-        ContextCommands.ExecuteAsync(
-            context,
-            releaseSql,
-            cancellationToken,
-            new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = failures.Select(f => f.Id).ToArray() },
-            new NpgsqlParameter("retry_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = failures.Select(f => f.RetryAt).ToArray() },
-            new NpgsqlParameter("errors", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = failures.Select(f => f.Error).ToArray() },
-            new NpgsqlParameter("owner", NpgsqlDbType.Text) { Value = owner });
+    /// <summary>Backs the failed rows off; returns those that this release quarantined.</summary>
+    public async Task<IReadOnlyList<OutboxQuarantined>> ReleaseAsync(DbContext context, string owner, IReadOnlyList<OutboxFailure> failures, int maxDispatchAttempts, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var command = await ContextCommands.CreateAsync(context, releaseSql, cancellationToken).ConfigureAwait(false);
+        await using var commandDisposal = command.ConfigureAwait(false);
+        command.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = failures.Select(f => f.Id).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("retry_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = failures.Select(f => f.RetryAt).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("errors", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = failures.Select(f => f.Error).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("counts", NpgsqlDbType.Array | NpgsqlDbType.Boolean) { Value = failures.Select(f => f.Kind == OutboxFailureKind.Row).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("owner", NpgsqlDbType.Text) { Value = owner });
+        command.Parameters.Add(new NpgsqlParameter("max", NpgsqlDbType.Integer) { Value = maxDispatchAttempts });
+        command.Parameters.Add(new NpgsqlParameter("now", NpgsqlDbType.TimestampTz) { Value = now });
+        var quarantined = new List<OutboxQuarantined>();
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (reader.GetBoolean(4))
+                {
+                    quarantined.Add(new OutboxQuarantined(reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt32(3)));
+                }
+            }
+        }
+
+        return quarantined;
+    }
 
     public async Task<OutboxBacklogSnapshot> MeasureAsync(DbContext context, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -102,7 +138,7 @@ internal sealed class OutboxStore(WorkersTables tables)
         var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var readerDisposal = reader.ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return new OutboxBacklogSnapshot(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1), now);
+        return new OutboxBacklogSnapshot(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1), now, reader.GetInt64(2), reader.GetInt64(3));
     }
 
     public Task<int> PurgeAsync(DbContext context, DateTimeOffset cutoff, CancellationToken cancellationToken) =>

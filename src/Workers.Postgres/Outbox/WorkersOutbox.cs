@@ -6,8 +6,12 @@ using Workers.Postgres.Storage;
 
 namespace Workers.Postgres.Outbox;
 
-/// <summary>Stages outbox rows in the scope's <typeparamref name="TDbContext"/>.</summary>
-internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider timeProvider) : IWorkersOutbox
+/// <summary>
+/// Stages outbox rows in the scope's <typeparamref name="TDbContext"/>. While the inbox runs a consumer in this scope,
+/// MessageIds are derived from (inbound MessageId, consumer, position) — the same on every run of that consume —
+/// otherwise they are new sequential ids; <see cref="OutboxMessageOptions.MessageId"/> overrides both.
+/// </summary>
+internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider timeProvider, OutboxConsumeScope consumeScope) : IWorkersOutbox
     where TDbContext : DbContext
 {
     public Guid Publish<T>(T message, OutboxMessageOptions? options = null)
@@ -44,9 +48,10 @@ internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider
     {
         ArgumentNullException.ThrowIfNull(message);
         var type = message.GetType();
+        var derived = consumeScope.Next(); // every staged message takes a position, explicit ids included
         var row = new OutboxMessage
         {
-            Id = options?.MessageId ?? NewId.NextGuid(),
+            Id = options?.MessageId ?? derived ?? NewId.NextGuid(),
             MessageType = TypeName(type),
             Body = JsonSerializer.Serialize(message, type, SystemTextJsonMessageSerializer.Options),
             Destination = destination?.ToString(),

@@ -44,4 +44,16 @@ internal sealed class OutboxMessage
 
     /// <summary>The last dispatch failure, truncated.</summary>
     public string? LastError { get; set; }
+
+    /// <summary>
+    /// Failed dispatches caused by the row itself (unknown type, unreadable body or headers, invalid destination);
+    /// broker outages and unroutable publishes are not counted.
+    /// </summary>
+    public int DispatchFailures { get; set; }
+
+    /// <summary>When the row was quarantined after <see cref="OutboxOptions.MaxDispatchAttempts"/> such failures; null otherwise. Never dispatched while set.</summary>
+    public DateTimeOffset? QuarantinedAt { get; set; }
+
+    /// <summary>Why the row was quarantined (the last failure, truncated).</summary>
+    public string? QuarantineReason { get; set; }
 }

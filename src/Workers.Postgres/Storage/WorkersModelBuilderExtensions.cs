@@ -12,6 +12,12 @@ public static class WorkersModelBuilderExtensions
     /// <summary>Table name of the outbox.</summary>
     public const string OutboxTable = "workers_outbox";
 
+    /// <summary>
+    /// View of the quarantined outbox rows (created by <see cref="WorkersSchema"/>): id, message type, destination,
+    /// ordering key, failures, when and why, and how many later rows of the same ordering key it holds back.
+    /// </summary>
+    public const string OutboxQuarantineView = "workers_outbox_quarantine";
+
     /// <summary>Table name of the inbox.</summary>
     public const string InboxTable = "workers_inbox";
 
@@ -39,6 +45,9 @@ public static class WorkersModelBuilderExtensions
             e.Property(m => m.Attempts).HasColumnName("attempts");
             e.Property(m => m.DispatchedAt).HasColumnName("dispatched_at");
             e.Property(m => m.LastError).HasColumnName("last_error");
+            e.Property(m => m.DispatchFailures).HasColumnName("dispatch_failures");
+            e.Property(m => m.QuarantinedAt).HasColumnName("quarantined_at");
+            e.Property(m => m.QuarantineReason).HasColumnName("quarantine_reason");
             e.HasIndex(m => new { m.CreatedAt, m.Sequence }).HasDatabaseName("ix_workers_outbox_pending").HasFilter("dispatched_at IS NULL");
             e.HasIndex(m => new { m.OrderingKey, m.CreatedAt, m.Sequence }).HasDatabaseName("ix_workers_outbox_ordering").HasFilter("dispatched_at IS NULL AND ordering_key IS NOT NULL");
             e.HasIndex(m => m.DispatchedAt).HasDatabaseName("ix_workers_outbox_dispatched").HasFilter("dispatched_at IS NOT NULL");

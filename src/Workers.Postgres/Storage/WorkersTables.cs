@@ -19,6 +19,9 @@ internal sealed record WorkersTables(string? Schema, string Outbox, string Inbox
             inbox is not null);
     }
 
+    /// <summary>The view listing quarantined outbox rows (<see cref="WorkersModelBuilderExtensions.OutboxQuarantineView"/>), beside the outbox table.</summary>
+    public string OutboxQuarantine => Qualify(Schema, WorkersModelBuilderExtensions.OutboxQuarantineView);
+
     /// <summary>Name of the NOTIFY channel the outbox trigger signals on commit.</summary>
     public string Channel => Schema is null ? "workers_outbox" : $"workers_outbox_{Schema}";
 

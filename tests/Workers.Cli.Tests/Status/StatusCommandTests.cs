@@ -84,7 +84,7 @@ public sealed class StatusCommandTests(RabbitMqTestVhost vhost) : BrokerTestClas
         var serve = Task.Run(async () =>
         {
             var context = await listener.GetContextAsync();
-            var body = Encoding.UTF8.GetBytes("""{"endpoints":[{"name":"status-worker","circuitState":"Open","bulkheadInFlight":3,"bulkheadLimit":8}],"outbox":{"pending":12,"lagSeconds":1.5}}""");
+            var body = Encoding.UTF8.GetBytes("""{"endpoints":[{"name":"status-worker","circuitState":"Open","bulkheadInFlight":3,"bulkheadLimit":8}],"outbox":{"pending":12,"lagSeconds":1.5,"quarantined":2,"held":5}}""");
             context.Response.ContentType = "application/json";
             await context.Response.OutputStream.WriteAsync(body);
             context.Response.Close();
@@ -96,7 +96,7 @@ public sealed class StatusCommandTests(RabbitMqTestVhost vhost) : BrokerTestClas
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("Open", result.Output, StringComparison.Ordinal);
         Assert.Contains("3/8", result.Output, StringComparison.Ordinal);
-        Assert.Contains("12 pending, lag 1.5 s", result.Output, StringComparison.Ordinal);
+        Assert.Contains("12 pending, lag 1.5 s; 2 quarantined, 5 held behind them", result.Output, StringComparison.Ordinal);
     }
 
     [Fact]

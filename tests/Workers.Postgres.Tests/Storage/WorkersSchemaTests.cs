@@ -42,6 +42,22 @@ public sealed class WorkersSchemaTests(PostgresTestDatabase database) : IClassFi
     {
         await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => WorkersSchema.ApplyAsync(database.ConnectionString, "concurrent", Ct)));
 
-        Assert.Equal(2, await Db.ScalarAsync<long>(database.ConnectionString, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'concurrent'", Ct));
+        Assert.Equal(2, await Db.ScalarAsync<long>(database.ConnectionString, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'concurrent' AND table_type = 'BASE TABLE'", Ct));
+    }
+
+    [Fact]
+    public async Task ApplyAsync_OnADatabaseOfTheFirstRelease_AddsTheQuarantineColumnsAndView()
+    {
+        // The outbox as the first release created it: no dispatch_failures, quarantined_at, quarantine_reason, no view.
+        await WorkersSchema.ApplyAsync(database.ConnectionString, "legacy", Ct);
+        await Db.ScalarAsync<long>(database.ConnectionString, "DROP VIEW legacy.workers_outbox_quarantine; ALTER TABLE legacy.workers_outbox DROP COLUMN dispatch_failures, DROP COLUMN quarantined_at, DROP COLUMN quarantine_reason; SELECT 0", Ct);
+        await Db.ScalarAsync<long>(database.ConnectionString, "INSERT INTO legacy.workers_outbox (id, message_type, body, created_at, attempts) VALUES (gen_random_uuid(), 'T, A', '{}', now(), 2); SELECT 0", Ct);
+
+        await WorkersSchema.ApplyAsync(database.ConnectionString, "legacy", Ct);
+        await WorkersSchema.ApplyAsync(database.ConnectionString, "legacy", Ct);
+
+        Assert.Equal(3, await Db.ScalarAsync<long>(database.ConnectionString, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'legacy' AND table_name = 'workers_outbox' AND column_name IN ('dispatch_failures', 'quarantined_at', 'quarantine_reason')", Ct));
+        Assert.Equal(0, await Db.ScalarAsync<long>(database.ConnectionString, "SELECT max(dispatch_failures) FROM legacy.workers_outbox WHERE quarantined_at IS NULL", Ct));
+        Assert.Equal(0, await Db.ScalarAsync<long>(database.ConnectionString, "SELECT count(*) FROM legacy.workers_outbox_quarantine", Ct));
     }
 }

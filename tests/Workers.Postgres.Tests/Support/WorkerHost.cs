@@ -24,6 +24,8 @@ public sealed class WorkerHostSettings
 
     public int ConcurrentMessageLimit { get; init; } = 16;
 
+    public bool PublisherConfirmation { get; init; } = true;
+
     public Action<OutboxOptions>? Outbox { get; init; }
 
     public Func<IReadOnlyList<Guid>, CancellationToken, Task>? AfterPublish { get; init; }
@@ -75,7 +77,7 @@ public static class WorkerHost
                 {
                     h.Username(user);
                     h.Password(password);
-                    h.PublisherConfirmation = true;
+                    h.PublisherConfirmation = settings.PublisherConfirmation;
                 });
                 if (settings.Consume)
                 {

@@ -27,6 +27,18 @@ public sealed class OutboxHealthCheckTests
     public void SplitBrain_IsUnhealthy() =>
         Assert.Equal(HealthStatus.Unhealthy, Evaluate(new OutboxBacklogSnapshot(0, null, Now), TopologyState.SplitBrain));
 
+    [Fact]
+    public void QuarantinedRows_DoNotMakeItUnready_ButAreReported()
+    {
+        // The lag is that of the oldest dispatchable row: quarantined rows and those held behind them are left out of it.
+        var result = OutboxHealthCheck<TestDb>.Evaluate(new OutboxBacklogSnapshot(4, Now.AddSeconds(-1), Now, Quarantined: 1, Held: 3), TopologyState.OnePrimary, Options, Now);
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
+        Assert.Equal(1L, result.Data["quarantined"]);
+        Assert.Equal(3L, result.Data["held"]);
+        Assert.Contains("1 quarantined, 3 held", result.Description, StringComparison.Ordinal);
+    }
+
     private static HealthStatus Evaluate(OutboxBacklogSnapshot snapshot, TopologyState topology) =>
         OutboxHealthCheck<TestDb>.Evaluate(snapshot, topology, Options, Now).Status;
 }

@@ -13,6 +13,17 @@ public sealed class OutboxOptionsTests
         Assert.Empty(new InboxOptions().Validate());
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-3)]
+    public void MaxDispatchAttemptsBelowOne_IsRefusedWithItsPath(int attempts)
+    {
+        var errors = new OutboxOptions { MaxDispatchAttempts = attempts }.Validate("Workers:Outbox");
+
+        Assert.Equal($"Workers:Outbox:MaxDispatchAttempts must be at least 1 (was {attempts}).", Assert.Single(errors));
+        Assert.Equal(10, new OutboxOptions().MaxDispatchAttempts);
+    }
+
     [Fact]
     public void InvalidValues_AreAllReportedAtOnceWithTheirPaths()
     {
