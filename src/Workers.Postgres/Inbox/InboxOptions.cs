@@ -14,6 +14,15 @@ public sealed class InboxOptions
     /// <summary>How often expired inbox rows are deleted. Default 1 min.</summary>
     public TimeSpan CleanupInterval { get; set; } = InboxConstants.DefaultCleanupInterval;
 
+    /// <summary>Rows deleted by one cleanup statement (1–100000). Default 1000: each statement stays short, its locks and WAL small.</summary>
+    public int CleanupBatchSize { get; set; } = InboxConstants.DefaultCleanupBatchSize;
+
+    /// <summary>
+    /// Statements per cleanup round (1–100000): a round keeps deleting while a batch comes back full, up to this many.
+    /// Default 200, so one replica deletes up to <see cref="CleanupBatchSize"/> × 200 = 200,000 rows per <see cref="CleanupInterval"/>.
+    /// </summary>
+    public int MaxCleanupBatches { get; set; } = InboxConstants.DefaultMaxCleanupBatches;
+
     /// <summary>Run the background cleanup in this process. Default true.</summary>
     public bool EnableCleanup { get; set; } = true;
 
@@ -31,6 +40,16 @@ public sealed class InboxOptions
         if (CleanupInterval <= TimeSpan.Zero)
         {
             errors.Add($"{path}:{nameof(CleanupInterval)} must be positive (was {CleanupInterval}).");
+        }
+
+        if (CleanupBatchSize is < 1 or > InboxConstants.MaxCleanupBatchSize)
+        {
+            errors.Add($"{path}:{nameof(CleanupBatchSize)} must be between 1 and {InboxConstants.MaxCleanupBatchSize} (was {CleanupBatchSize}).");
+        }
+
+        if (MaxCleanupBatches is < 1 or > InboxConstants.MaxMaxCleanupBatches)
+        {
+            errors.Add($"{path}:{nameof(MaxCleanupBatches)} must be between 1 and {InboxConstants.MaxMaxCleanupBatches} (was {MaxCleanupBatches}).");
         }
 
         if (CleanupInterval > Retention && Retention > TimeSpan.Zero)
