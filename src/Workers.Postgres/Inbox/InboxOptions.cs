@@ -7,7 +7,9 @@ public sealed class InboxOptions
 {
     /// <summary>
     /// How long processed MessageIds are remembered; a duplicate arriving later runs the consumer again.
-    /// Must exceed the longest redelivery/outbox retry horizon. Default 7 days.
+    /// Must exceed the longest redelivery/outbox retry horizon: with <c>AddWorkers(...).UsePostgres</c> a host refuses to
+    /// start when it is not longer than an inbox endpoint's redelivery horizon plus 1 h; <c>workers dlq replay</c>
+    /// refuses dead letters older than it (<c>--inbox-retention</c>, <c>--allow-beyond-retention</c>). Default 7 days.
     /// </summary>
     public TimeSpan Retention { get; set; } = InboxConstants.DefaultRetention;
 
