@@ -59,6 +59,14 @@ public static class WorkersHostApplicationBuilderExtensions
             })
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<WorkersOptions>, WorkersOptionsValidator>();
+        if (workers.InboxAvailable)
+        {
+            // Workers:Inbox:Retention against each inbox endpoint's redelivery horizon, at start with the other errors.
+            string[] queues = [.. workers.Consumers.Select(c => c.QueueName)];
+            services.AddSingleton<IValidateOptions<Workers.Postgres.InboxOptions>>(sp => new InboxRetentionValidator(
+                sp.GetServices<IConfigureOptions<WorkersOptions>>(), sp.GetServices<IPostConfigureOptions<WorkersOptions>>(), queues));
+        }
+
 
         services.AddOptions<HostOptions>().Configure<IOptions<WorkersOptions>>((host, workersOptions) =>
         {

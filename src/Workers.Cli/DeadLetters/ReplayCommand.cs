@@ -40,6 +40,8 @@ internal static class ReplayCommand
             queue, max, rate, canary, canaryWait, dryRun, to,
         };
         filters.AddTo(command);
+        var retention = new ReplayRetention.Options();
+        retention.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var request = new ReplayRequest(
@@ -50,7 +52,10 @@ internal static class ReplayCommand
                 parse.GetValue(canary),
                 parse.GetValue(canaryWait) is { } seconds ? TimeSpan.FromSeconds(seconds) : DefaultCanaryWait,
                 parse.GetValue(dryRun),
-                parse.GetValue(to));
+                parse.GetValue(to))
+            {
+                Retention = retention.Create(parse),
+            };
             request.Validate();
             await using var broker = await BrokerClient.ConnectAsync(connections.GetRabbitMqUri(parse, console), cancellationToken);
             return await RunAsync(console, broker, request, cancellationToken);
@@ -103,6 +108,12 @@ internal static class ReplayCommand
         }
 
         await DeadLetterCommands.WarnAboutSnapshotAsync(console, snapshot);
+        if (await ReplayRetention.WarnAsync(console, plan.Select(p => p.Message), request.Retention, request.DryRun) is { } refusal)
+        {
+            await DeadLetterCommands.ReleaseAsync(console, snapshot, cancellationToken);
+            throw new CliException(refusal);
+        }
+
         if (request.DryRun)
         {
             foreach (var (message, target) in plan)
@@ -271,6 +282,9 @@ internal static class ReplayCommand
 /// <summary>What a replay run was asked to do.</summary>
 internal sealed record ReplayRequest(string Queue, DeadLetterFilter Filter, int? Max, double? Rate, int? Canary, TimeSpan CanaryWait, bool DryRun, string? To)
 {
+    /// <summary>The inbox retention the matched dead letters are checked against (<see cref="ReplayRetention"/>).</summary>
+    public ReplayRetentionPolicy Retention { get; init; } = ReplayRetentionPolicy.Default;
+
     public void Validate()
     {
         if (Max is < 1)

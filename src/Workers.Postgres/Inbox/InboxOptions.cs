@@ -7,12 +7,23 @@ public sealed class InboxOptions
 {
     /// <summary>
     /// How long processed MessageIds are remembered; a duplicate arriving later runs the consumer again.
-    /// Must exceed the longest redelivery/outbox retry horizon. Default 7 days.
+    /// Must exceed the longest redelivery/outbox retry horizon: with <c>AddWorkers(...).UsePostgres</c> a host refuses to
+    /// start when it is not longer than an inbox endpoint's redelivery horizon plus 1 h; <c>workers dlq replay</c>
+    /// refuses dead letters older than it (<c>--inbox-retention</c>, <c>--allow-beyond-retention</c>). Default 7 days.
     /// </summary>
     public TimeSpan Retention { get; set; } = InboxConstants.DefaultRetention;
 
     /// <summary>How often expired inbox rows are deleted. Default 1 min.</summary>
     public TimeSpan CleanupInterval { get; set; } = InboxConstants.DefaultCleanupInterval;
+
+    /// <summary>Rows deleted by one cleanup statement (1–100000). Default 1000: each statement stays short, its locks and WAL small.</summary>
+    public int CleanupBatchSize { get; set; } = InboxConstants.DefaultCleanupBatchSize;
+
+    /// <summary>
+    /// Statements per cleanup round (1–100000): a round keeps deleting while a batch comes back full, up to this many.
+    /// Default 200, so one replica deletes up to <see cref="CleanupBatchSize"/> × 200 = 200,000 rows per <see cref="CleanupInterval"/>.
+    /// </summary>
+    public int MaxCleanupBatches { get; set; } = InboxConstants.DefaultMaxCleanupBatches;
 
     /// <summary>Run the background cleanup in this process. Default true.</summary>
     public bool EnableCleanup { get; set; } = true;
@@ -31,6 +42,16 @@ public sealed class InboxOptions
         if (CleanupInterval <= TimeSpan.Zero)
         {
             errors.Add($"{path}:{nameof(CleanupInterval)} must be positive (was {CleanupInterval}).");
+        }
+
+        if (CleanupBatchSize is < 1 or > InboxConstants.MaxCleanupBatchSize)
+        {
+            errors.Add($"{path}:{nameof(CleanupBatchSize)} must be between 1 and {InboxConstants.MaxCleanupBatchSize} (was {CleanupBatchSize}).");
+        }
+
+        if (MaxCleanupBatches is < 1 or > InboxConstants.MaxMaxCleanupBatches)
+        {
+            errors.Add($"{path}:{nameof(MaxCleanupBatches)} must be between 1 and {InboxConstants.MaxMaxCleanupBatches} (was {MaxCleanupBatches}).");
         }
 
         if (CleanupInterval > Retention && Retention > TimeSpan.Zero)

@@ -28,10 +28,12 @@ internal static class InboxStore
         return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
-    public static Task<int> CleanupAsync(DbContext context, WorkersTables tables, DateTimeOffset cutoff, CancellationToken cancellationToken) =>
+    /// <summary>One cleanup batch: at most <paramref name="batchSize"/> expired rows, found through the received_at index and deleted by ctid (one short statement).</summary>
+    public static Task<int> CleanupAsync(DbContext context, WorkersTables tables, DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken) =>
         ContextCommands.ExecuteAsync(
             context,
-            $"DELETE FROM {tables.Inbox} WHERE ctid IN (SELECT ctid FROM {tables.Inbox} WHERE received_at < @cutoff LIMIT {InboxConstants.CleanupBatch})",
+            $"DELETE FROM {tables.Inbox} WHERE ctid IN (SELECT ctid FROM {tables.Inbox} WHERE received_at < @cutoff LIMIT @batch)",
             cancellationToken,
-            new NpgsqlParameter("cutoff", NpgsqlDbType.TimestampTz) { Value = cutoff });
+            new NpgsqlParameter("cutoff", NpgsqlDbType.TimestampTz) { Value = cutoff },
+            new NpgsqlParameter("batch", NpgsqlDbType.Integer) { Value = batchSize });
 }

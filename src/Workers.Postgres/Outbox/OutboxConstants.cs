@@ -13,6 +13,10 @@ internal static class OutboxConstants
     public static readonly TimeSpan DefaultRetryDelay = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan DefaultMaxRetryDelay = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan DefaultDispatchedRetention = TimeSpan.FromHours(1);
+    public const int DefaultPurgeBatchSize = 1000;
+    public const int MaxPurgeBatchSize = 100_000;
+    public const int DefaultMaxPurgeBatches = 50;
+    public const int MaxMaxPurgeBatches = 100_000;
     public static readonly TimeSpan DefaultMaintenanceInterval = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan DefaultLagDegradedThreshold = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan DefaultTopologyCheckInterval = TimeSpan.FromSeconds(5);

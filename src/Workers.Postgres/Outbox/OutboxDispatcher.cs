@@ -335,14 +335,7 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
                     OutboxLog.Backlog(logger, snapshot.Pending, database.Backlog.Lag.TotalSeconds);
                 }
 
-                if (database.Topology.WritesAllowed)
-                {
-                    var purged = await WithContextAsync((db, ct) => outbox.PurgeAsync(db, now - options.DispatchedRetention, ct), cancellationToken).ConfigureAwait(false);
-                    if (purged > 0)
-                    {
-                        OutboxLog.Purged(logger, purged);
-                    }
-                }
+                await PurgeOnceAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -355,6 +348,46 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
 
             await Task.Delay(options.MaintenanceInterval, timeProvider, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// One purge round: deletes dispatched rows older than <see cref="OutboxOptions.DispatchedRetention"/> in batches of
+    /// <see cref="OutboxOptions.PurgeBatchSize"/> (each its own short statement) while a batch comes back full, up to
+    /// <see cref="OutboxOptions.MaxPurgeBatches"/>; returns the rows deleted.
+    /// </summary>
+    internal async Task<long> PurgeOnceAsync(CancellationToken cancellationToken)
+    {
+        if (!database.Topology.WritesAllowed)
+        {
+            return 0;
+        }
+
+        var outbox = store ?? new OutboxStore(database.Tables);
+        var cutoff = timeProvider.GetUtcNow() - options.DispatchedRetention;
+        var started = timeProvider.GetTimestamp();
+        var round = await BatchedDelete.RunAsync(
+            ct => WithContextAsync((db, c) => outbox.PurgeAsync(db, cutoff, options.PurgeBatchSize, c), ct),
+            options.PurgeBatchSize,
+            options.MaxPurgeBatches,
+            () => database.Topology.WritesAllowed,
+            cancellationToken).ConfigureAwait(false);
+        OutboxMetrics.Purged.Record(round.Deleted, new KeyValuePair<string, object?>("db.context", contextName), new KeyValuePair<string, object?>("workers.cleanup.capped", round.Capped));
+        if (round.Deleted > 0)
+        {
+            OutboxLog.Purged(logger, round.Deleted, round.Batches, timeProvider.GetElapsedTime(started).TotalMilliseconds);
+            WorkersDiagnostics.AddEvent(
+                "workers.outbox.purged",
+                new KeyValuePair<string, object?>("count", round.Deleted),
+                new KeyValuePair<string, object?>("batches", round.Batches),
+                new KeyValuePair<string, object?>("capped", round.Capped));
+        }
+
+        if (round.Capped)
+        {
+            OutboxLog.PurgeCapped(logger, round.Batches, round.Deleted, options.MaintenanceInterval);
+        }
+
+        return round.Deleted;
     }
 
     private async Task<T> WithContextAsync<T>(Func<TDbContext, CancellationToken, Task<T>> operation, CancellationToken cancellationToken)

@@ -26,8 +26,11 @@ internal static partial class OutboxLog
     [LoggerMessage(5106, LogLevel.Information, "Outbox backlog: {Pending} pending, oldest {LagSeconds:F1} s")]
     public static partial void Backlog(ILogger logger, long pending, double lagSeconds);
 
-    [LoggerMessage(5107, LogLevel.Information, "Outbox purged {Count} dispatched message(s)")]
-    public static partial void Purged(ILogger logger, int count);
+    [LoggerMessage(5107, LogLevel.Information, "Outbox purged {Count} dispatched message(s) in {Batches} batch(es), {ElapsedMs:F0} ms")]
+    public static partial void Purged(ILogger logger, long count, int batches, double elapsedMs);
+
+    [LoggerMessage(5150, LogLevel.Warning, "Outbox purge stopped at its bound of {Batches} full batch(es) ({Count} row(s)); dispatched rows remain until the next round in {Interval}: raise Workers:Outbox:MaxPurgeBatches or PurgeBatchSize if this repeats")]
+    public static partial void PurgeCapped(ILogger logger, int batches, long count, TimeSpan interval);
 
     [LoggerMessage(5108, LogLevel.Error, "PostgreSQL topology is {State}: writes refused until exactly one host is primary")]
     public static partial void SplitBrain(ILogger logger, string state);

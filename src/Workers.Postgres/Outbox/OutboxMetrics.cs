@@ -11,6 +11,7 @@ internal static class OutboxMetrics
     public static readonly Counter<long> DispatchFailures = WorkersDiagnostics.Meter.CreateCounter<long>("workers.outbox.dispatch_failures", "{message}", "Outbox publishes that failed and were backed off.");
     public static readonly Counter<long> Unroutable = WorkersDiagnostics.Meter.CreateCounter<long>("workers.outbox.unroutable", "{message}", "Outbox publishes returned by the broker as unroutable (no queue bound); kept pending and retried.");
     public static readonly Counter<long> Claimed = WorkersDiagnostics.Meter.CreateCounter<long>("workers.outbox.claimed", "{message}", "Outbox rows claimed by a dispatcher.");
+    public static readonly Histogram<long> Purged = WorkersDiagnostics.Meter.CreateHistogram<long>("workers.outbox.purge.deleted", "{row}", "Dispatched outbox rows deleted by one purge round.");
 
     private static readonly ConcurrentDictionary<OutboxBacklog, string> Backlogs = new();
 

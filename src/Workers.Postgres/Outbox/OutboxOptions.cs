@@ -37,6 +37,15 @@ public sealed class OutboxOptions
     /// <summary>Dispatched rows are deleted after this long. Default 1 h; zero deletes at the next maintenance round.</summary>
     public TimeSpan DispatchedRetention { get; set; } = OutboxConstants.DefaultDispatchedRetention;
 
+    /// <summary>Dispatched rows deleted by one purge statement (1–100000). Default 1000: each statement stays short.</summary>
+    public int PurgeBatchSize { get; set; } = OutboxConstants.DefaultPurgeBatchSize;
+
+    /// <summary>
+    /// Purge statements per maintenance round (1–100000): the purge keeps deleting while a batch comes back full, up to
+    /// this many. Default 50, so one replica purges up to <see cref="PurgeBatchSize"/> × 50 = 50,000 rows per <see cref="MaintenanceInterval"/>.
+    /// </summary>
+    public int MaxPurgeBatches { get; set; } = OutboxConstants.DefaultMaxPurgeBatches;
+
     /// <summary>How often the backlog is measured and retention applied. Default 5 s.</summary>
     public TimeSpan MaintenanceInterval { get; set; } = OutboxConstants.DefaultMaintenanceInterval;
 
@@ -82,6 +91,16 @@ public sealed class OutboxOptions
         if (DispatchedRetention < TimeSpan.Zero)
         {
             errors.Add($"{path}:{nameof(DispatchedRetention)} must not be negative (was {DispatchedRetention}).");
+        }
+
+        if (PurgeBatchSize is < 1 or > OutboxConstants.MaxPurgeBatchSize)
+        {
+            errors.Add($"{path}:{nameof(PurgeBatchSize)} must be between 1 and {OutboxConstants.MaxPurgeBatchSize} (was {PurgeBatchSize}).");
+        }
+
+        if (MaxPurgeBatches is < 1 or > OutboxConstants.MaxMaxPurgeBatches)
+        {
+            errors.Add($"{path}:{nameof(MaxPurgeBatches)} must be between 1 and {OutboxConstants.MaxMaxPurgeBatches} (was {MaxPurgeBatches}).");
         }
 
         if (PublishTimeout >= LeaseDuration)

@@ -8,8 +8,6 @@ namespace Workers.Postgres.Outbox;
 /// <summary>The dispatcher's SQL: each method is one short statement (its own transaction), never held across broker I/O.</summary>
 internal sealed class OutboxStore(WorkersTables tables)
 {
-    private const int PurgeBatch = 1000;
-
     private readonly string claimSql = $"""
         WITH candidates AS (
             SELECT o.id FROM {tables.Outbox} o
@@ -59,7 +57,7 @@ internal sealed class OutboxStore(WorkersTables tables)
 
     private readonly string purgeSql = $"""
         DELETE FROM {tables.Outbox} WHERE id IN (
-            SELECT id FROM {tables.Outbox} WHERE dispatched_at IS NOT NULL AND dispatched_at <= @cutoff LIMIT {PurgeBatch})
+            SELECT id FROM {tables.Outbox} WHERE dispatched_at IS NOT NULL AND dispatched_at <= @cutoff LIMIT @batch)
         """;
 
     public WorkersTables Tables => tables;
@@ -141,6 +139,12 @@ internal sealed class OutboxStore(WorkersTables tables)
         return new OutboxBacklogSnapshot(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1), now, reader.GetInt64(2), reader.GetInt64(3));
     }
 
-    public Task<int> PurgeAsync(DbContext context, DateTimeOffset cutoff, CancellationToken cancellationToken) =>
-        ContextCommands.ExecuteAsync(context, purgeSql, cancellationToken, new NpgsqlParameter("cutoff", NpgsqlDbType.TimestampTz) { Value = cutoff });
+    /// <summary>One purge batch: at most <paramref name="batchSize"/> dispatched rows older than the cutoff (partial index on dispatched_at, deleted by primary key).</summary>
+    public Task<int> PurgeAsync(DbContext context, DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken) =>
+        ContextCommands.ExecuteAsync(
+            context,
+            purgeSql,
+            cancellationToken,
+            new NpgsqlParameter("cutoff", NpgsqlDbType.TimestampTz) { Value = cutoff },
+            new NpgsqlParameter("batch", NpgsqlDbType.Integer) { Value = batchSize });
 }

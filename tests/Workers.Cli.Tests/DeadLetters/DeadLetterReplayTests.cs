@@ -124,7 +124,7 @@ public sealed class DeadLetterReplayTests(RabbitMqTestVhost vhost) : BrokerTestC
         }
 
         // Days 1..4 match the window; --max 2 takes the first two of them in queue order.
-        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-window", "--since", "2026-01-02T00:00:00Z", "--until", "2026-01-05T00:00:00Z", "--max", "2"), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-window", "--since", "2026-01-02T00:00:00Z", "--until", "2026-01-05T00:00:00Z", "--max", "2", "--allow-beyond-retention"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal([ids[1], ids[2]], (await Broker.DrainAsync("replay-window-target")).Select(m => m.MessageId).ToList());

@@ -57,6 +57,20 @@ public sealed class OutboxOptionsTests
     }
 
     [Fact]
+    public void CleanupBatchBounds_OutOfRange_AreReportedWithTheirPaths()
+    {
+        var inbox = new InboxOptions { CleanupBatchSize = 0, MaxCleanupBatches = 100_001 }.Validate();
+        var outbox = new OutboxOptions { PurgeBatchSize = 100_001, MaxPurgeBatches = 0 }.Validate("Workers:Outbox");
+
+        Assert.Equal(
+            ["Workers:Inbox:CleanupBatchSize must be between 1 and 100000 (was 0).", "Workers:Inbox:MaxCleanupBatches must be between 1 and 100000 (was 100001)."],
+            inbox);
+        Assert.Equal(
+            ["Workers:Outbox:PurgeBatchSize must be between 1 and 100000 (was 100001).", "Workers:Outbox:MaxPurgeBatches must be between 1 and 100000 (was 0)."],
+            outbox);
+    }
+
+    [Fact]
     public void AddWorkersOutbox_WithInvalidOptions_FailsOptionsValidation()
     {
         var services = new ServiceCollection();
