@@ -19,8 +19,8 @@ public static class WorkersHealth
     /// Readiness: "this process can take work: its host runs and its own broker connection is up". 503 only when a
     /// check is unhealthy (the bus is not started or lost its broker connection, or the outbox refuses writes because
     /// two PostgreSQL hosts claim to be primary). 200 when healthy, and 200 when degraded: a circuit open because a
-    /// shared dependency is down (its endpoint paused, its messages held in the broker), an endpoint stopped, or the
-    /// outbox lagging are the same on every replica, so taking every pod out of readiness would only stall rollouts
+    /// shared dependency is down (its endpoint paused, its messages held in the broker), the inbox database unavailable
+    /// (messages held), an endpoint stopped, or the outbox lagging are the same on every replica, so taking every pod out of readiness would only stall rollouts
     /// and evictions. They stay visible: the JSON body names each degraded check and why, and
     /// <see cref="StatusPath"/> and the circuit metrics show every circuit's state.
     /// </summary>
