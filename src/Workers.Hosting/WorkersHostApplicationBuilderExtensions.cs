@@ -16,6 +16,12 @@ public static class WorkersHostApplicationBuilderExtensions
     // MassTransit's meter and activity source name.
     private const string MassTransitInstrumentation = "MassTransit";
 
+    /// <summary>How much longer than <see cref="WorkersOptions.ShutdownTimeout"/> the host waits on stop (the bus's own stop, the last logs): an orchestrator's grace period must cover both.</summary>
+    internal static readonly TimeSpan HostShutdownMargin = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the bus may take to start (<see cref="MassTransitHostOptions.StartTimeout"/>); HTTP, and so every probe, answers only after it.</summary>
+    internal static readonly TimeSpan BusStartTimeout = TimeSpan.FromSeconds(60);
+
     /// <summary>
     /// Adds the workers to the host: binds <see cref="WorkersOptions"/> from the <c>Workers</c> section (and
     /// <c>WORKERS_RABBITMQ_URI</c>), validates them when the host starts (every error at once), connects
@@ -72,13 +78,13 @@ public static class WorkersHostApplicationBuilderExtensions
         {
             // The host waits a little longer than the bus so that the bus's own stop can finish and log.
             var timeout = SafeShutdownTimeout(workersOptions);
-            host.ShutdownTimeout = timeout + TimeSpan.FromSeconds(10);
+            host.ShutdownTimeout = timeout + HostShutdownMargin;
         });
         services.AddOptions<MassTransitHostOptions>().Configure<IOptions<WorkersOptions>>((mt, workersOptions) =>
         {
             var timeout = SafeShutdownTimeout(workersOptions);
             mt.WaitUntilStarted = true;
-            mt.StartTimeout = TimeSpan.FromSeconds(60);
+            mt.StartTimeout = BusStartTimeout;
             mt.ConsumerStopTimeout = timeout;
             mt.StopTimeout = timeout + TimeSpan.FromSeconds(5);
         });
@@ -105,7 +111,9 @@ public static class WorkersHostApplicationBuilderExtensions
         // After the bus: restarts an endpoint that reports ready but consumes nothing (see ConsumerWatchdogOptions).
         services.AddHostedService<ConsumerWatchdog>();
         services.AddSingleton(new WorkerEndpointCatalog([.. workers.Consumers.Select(c => c.QueueName)]));
-        services.AddHealthChecks().AddCheck<CircuitBreakerHealthCheck>("circuit-breakers", tags: [WorkersHealth.ReadyTag, "workers"]);
+        services.AddHealthChecks()
+            .AddCheck<CircuitBreakerHealthCheck>("circuit-breakers", tags: [WorkersHealth.ReadyTag, "workers"])
+            .AddCheck<EndpointsReadinessCheck>(EndpointsReadinessCheck.Name, tags: [WorkersHealth.ReadyTag, "workers"]);
         AddTelemetry(builder);
         return builder;
     }

@@ -14,10 +14,9 @@ public static class WorkersEndpointRouteBuilderExtensions
 
     /// <summary>
     /// Maps <c>/health/live</c> (200 while the host runs), <c>/health/ready</c> (JSON: overall status and each
-    /// check's status and description; 200 only when healthy, 503 when degraded — broker unreachable, a circuit
-    /// open, outbox lag over its threshold — or unhealthy), <c>/metrics</c> (Prometheus text format) and
-    /// <c>/workers/status</c> (JSON: each endpoint's circuit state and bulkhead usage, the outbox backlog — what
-    /// <c>workers status --worker-url</c> reads).
+    /// check's status and description; see <see cref="WorkersHealth.ReadyPath"/> for what readiness means),
+    /// <c>/metrics</c> (Prometheus text format) and <c>/workers/status</c> (JSON: each endpoint's circuit state and
+    /// bulkhead usage, the outbox backlog — what <c>workers status --worker-url</c> reads).
     /// </summary>
     /// <param name="endpoints">The application's endpoint builder.</param>
     public static IEndpointRouteBuilder MapWorkersEndpoints(this IEndpointRouteBuilder endpoints)
@@ -35,7 +34,9 @@ public static class WorkersEndpointRouteBuilderExtensions
             ResultStatusCodes =
             {
                 [HealthStatus.Healthy] = StatusCodes.Status200OK,
-                [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable,
+                // Degraded (a circuit open, an endpoint paused, outbox lag) is reported, not a reason to take the pod
+                // out: it is the same on every replica (see WorkersHealth.ReadyPath).
+                [HealthStatus.Degraded] = StatusCodes.Status200OK,
                 [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
             },
         });

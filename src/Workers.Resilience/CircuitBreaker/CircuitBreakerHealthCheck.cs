@@ -5,6 +5,8 @@ namespace Workers.Resilience;
 /// <summary>
 /// Health of the endpoint circuit breakers: <see cref="HealthStatus.Degraded"/> while any breaker is open or
 /// half-open (its endpoints are paused or probing), healthy otherwise. The data lists every breaker's state.
+/// Degraded, never unhealthy: an open circuit means a dependency is down, which every replica sees alike, not that
+/// this process cannot work (Workers.Hosting's readiness stays 200 while degraded).
 /// </summary>
 public sealed class CircuitBreakerHealthCheck : IHealthCheck
 {
