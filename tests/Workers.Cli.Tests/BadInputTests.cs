@@ -93,7 +93,8 @@ public sealed class BadInputTests(RabbitMqTestVhost vhost) : BrokerTestClass(vho
         var explicitTarget = await RunAsync("dlq", "replay", "orphan", "--to", "also-missing");
         var errorTarget = await RunAsync("dlq", "replay", "orphan", "--to", "orphan_error");
 
-        AssertError(derived, 1, "replay target queue 'orphan-gone'");
+        // The target is the dead-letter queue's endpoint ('orphan'), not the queue the fault headers name.
+        AssertError(derived, 1, "replay target queue 'orphan' (the endpoint of 'orphan_error') does not exist");
         AssertError(explicitTarget, 1, "replay target queue 'also-missing' does not exist");
         AssertError(errorTarget, 2, "dead-letter queue");
         Assert.Equal([fromHeaders, second], (await Broker.DrainAsync("orphan_error")).Select(m => m.MessageId).ToList());

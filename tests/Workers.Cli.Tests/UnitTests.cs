@@ -48,7 +48,7 @@ public sealed class UnitTests
     }
 
     [Fact]
-    public void ReplayTarget_ComesFromTheInputAddress_NotFromAForgeableFaultQueueHeader()
+    public void SourceQueue_ComesFromTheInputAddress_BeforeAForgeableFaultQueueHeader()
     {
         var forged = new BasicProperties
         {
@@ -62,6 +62,91 @@ public sealed class UnitTests
 
         Assert.Equal("orders", new DeadLetterMessage(1, forged, "{}"u8.ToArray(), 0).SourceQueue);
         Assert.Equal("payments", new DeadLetterMessage(2, workersOnly, "{}"u8.ToArray(), 1).SourceQueue);
+    }
+
+    [Theory]
+    [InlineData("orders_error", null, "orders")]
+    [InlineData("orders_skipped", null, "orders")]
+    [InlineData("orders_error", "orders-v2", "orders-v2")]
+    public void ReplayTarget_IsToOrTheDeadLetterQueuesEndpoint(string deadLetterQueue, string? to, string expected) =>
+        Assert.Equal(expected, ReplayCommand.TrustedTarget(deadLetterQueue, to));
+
+    [Fact]
+    public void ReplayTarget_AHeaderNamingAnotherQueue_IsReportedAndNeutralisedInShow()
+    {
+        var forged = new BasicProperties
+        {
+            MessageId = "m-1",
+            Headers = new Dictionary<string, object?>
+            {
+                [WorkersHeaders.FaultQueue] = "victim\u001b[2J",
+            },
+        };
+        var honest = new BasicProperties { Headers = new Dictionary<string, object?> { [WorkersHeaders.FaultQueue] = "orders" } };
+        var message = new DeadLetterMessage(1, forged, "{}"u8.ToArray(), 0);
+
+        var show = DeadLetterCommands.FormatShow(message, 1, "orders");
+
+        Assert.Equal("victim\u001b[2J", ReplayCommand.DisagreeingHeaderQueue(message, "orders"));
+        Assert.Null(ReplayCommand.DisagreeingHeaderQueue(new DeadLetterMessage(2, honest, "{}"u8.ToArray(), 1), "orders"));
+        Assert.Contains("replay-target:    orders\n", show.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("the fault headers name 'victim\\u001b[2J': ignored", show, StringComparison.Ordinal);
+        Assert.DoesNotContain(show, c => char.IsControl(c) && c != '\n');
+    }
+
+    [Fact]
+    public void KeptCopy_HasTheOriginalsPropertiesAndHeaders_WithoutTheDeliveryCount()
+    {
+        var original = new BasicProperties
+        {
+            MessageId = "m-1",
+            CorrelationId = "c-1",
+            ContentType = "application/vnd.masstransit+json",
+            ContentEncoding = "utf-8",
+            Type = "t",
+            AppId = "app",
+            ReplyTo = "reply",
+            Expiration = "600000",
+            Priority = 3,
+            Timestamp = new AmqpTimestamp(1_700_000_000),
+            DeliveryMode = DeliveryModes.Persistent,
+            Headers = new Dictionary<string, object?>
+            {
+                [WorkersHeaders.FaultQueue] = "orders"u8.ToArray(),
+                ["x-delivery-count"] = 3L,
+                ["tenant"] = "acme"u8.ToArray(),
+            },
+        };
+
+        var copy = DeadLetterLap.KeepProperties(original);
+
+        Assert.Equal(("m-1", "c-1", "application/vnd.masstransit+json", "utf-8", "t", "app", "reply", "600000"), (copy.MessageId, copy.CorrelationId, copy.ContentType, copy.ContentEncoding, copy.Type, copy.AppId, copy.ReplyTo, copy.Expiration));
+        Assert.Equal(((byte)3, 1_700_000_000L, DeliveryModes.Persistent), (copy.Priority, copy.Timestamp.UnixTime, copy.DeliveryMode));
+        Assert.Equal(new[] { WorkersHeaders.FaultQueue, "tenant" }.Order(StringComparer.Ordinal), copy.Headers!.Keys.Order(StringComparer.Ordinal));
+        Assert.Same(original.Headers[WorkersHeaders.FaultQueue], copy.Headers[WorkersHeaders.FaultQueue]);
+        Assert.True(original.Headers.ContainsKey("x-delivery-count"));
+    }
+
+    [Fact]
+    public async Task StreamingOutput_TableAndJson_WrittenInChunks()
+    {
+        var table = new StringWriter();
+        var writer = new Workers.Cli.Output.StreamingTable(table, ["ID", "NAME"]);
+        await writer.WriteAsync([["1", "a"], ["22", "b"]]);
+        await writer.WriteAsync([["333", "c"]]);
+        var json = new StringWriter();
+        var array = new Workers.Cli.Output.JsonArrayWriter(json);
+        await array.WriteAsync(new System.Text.Json.Nodes.JsonObject { ["id"] = "1", ["text"] = "two\nlines" });
+        await array.WriteAsync(new System.Text.Json.Nodes.JsonObject { ["id"] = "2" });
+        await array.CompleteAsync();
+        var empty = new StringWriter();
+        await new Workers.Cli.Output.JsonArrayWriter(empty).CompleteAsync();
+
+        Assert.Equal(["ID  NAME", "1   a", "22  b", "333  c"], table.ToString().TrimEnd().Split(Environment.NewLine));
+        var parsed = System.Text.Json.Nodes.JsonNode.Parse(json.ToString())!.AsArray();
+        Assert.Equal(["1", "2"], parsed.Select(e => e!["id"]!.GetValue<string>()));
+        Assert.Equal("two\nlines", parsed[0]!["text"]!.GetValue<string>());
+        Assert.Empty(System.Text.Json.Nodes.JsonNode.Parse(empty.ToString())!.AsArray());
     }
 
     [Fact]
@@ -86,6 +171,8 @@ public sealed class UnitTests
     {
         Assert.Equal("orders_error", QueueNames.ErrorQueueOf("orders"));
         Assert.Equal("orders_error", QueueNames.ErrorQueueOf("orders_error"));
+        Assert.Equal("orders_skipped", QueueNames.ErrorQueueOf("orders_skipped"));
+        Assert.Equal("orders", QueueNames.EndpointOf("orders_skipped"));
         Assert.True(QueueNames.IsDeadLetterQueue("orders_skipped"));
         Assert.False(QueueNames.IsDeadLetterQueue("orders"));
     }

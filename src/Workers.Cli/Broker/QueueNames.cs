@@ -6,9 +6,18 @@ internal static class QueueNames
     public const string ErrorSuffix = "_error";
     public const string SkippedSuffix = "_skipped";
 
-    /// <summary>The dead-letter queue of an endpoint; an <c>_error</c> name is taken as it is.</summary>
+    /// <summary>The dead-letter queue of an endpoint; an <c>_error</c> (or <c>_skipped</c>) name is taken as it is.</summary>
     public static string ErrorQueueOf(string queue) =>
-        queue.EndsWith(ErrorSuffix, StringComparison.Ordinal) ? queue : queue + ErrorSuffix;
+        IsDeadLetterQueue(queue) ? queue : queue + ErrorSuffix;
+
+    /// <summary>
+    /// The endpoint a dead-letter queue belongs to: its name minus <c>_error</c> or <c>_skipped</c> (both MassTransit and
+    /// Workers name the dead-letter queue of endpoint <c>q</c> <c>q_error</c>). The trusted replay target.
+    /// </summary>
+    public static string EndpointOf(string deadLetterQueue) =>
+        deadLetterQueue.EndsWith(ErrorSuffix, StringComparison.Ordinal) ? deadLetterQueue[..^ErrorSuffix.Length]
+        : deadLetterQueue.EndsWith(SkippedSuffix, StringComparison.Ordinal) ? deadLetterQueue[..^SkippedSuffix.Length]
+        : deadLetterQueue;
 
     public static bool IsDeadLetterQueue(string queue) =>
         queue.EndsWith(ErrorSuffix, StringComparison.Ordinal) || queue.EndsWith(SkippedSuffix, StringComparison.Ordinal);

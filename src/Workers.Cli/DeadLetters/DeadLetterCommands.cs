@@ -24,7 +24,7 @@ internal static class DeadLetterCommands
     }
 
     internal static Argument<string> QueueArgument() =>
-        NotAnOption(new Argument<string>("queue") { Description = "The endpoint's queue (its dead letters are in <queue>_error; an _error name is taken as is)." });
+        NotAnOption(new Argument<string>("queue") { Description = "The endpoint's queue (its dead letters are in <queue>_error; an _error or _skipped name is taken as is)." });
 
     /// <summary>Rejects a value that looks like an option (<c>--bogus</c>), which the parser would otherwise take as a name.</summary>
     internal static Argument<T> NotAnOption<T>(Argument<T> argument)
@@ -42,12 +42,42 @@ internal static class DeadLetterCommands
         return argument;
     }
 
+    /// <summary>The <c>--batch</c> option of every dlq command.</summary>
+    internal static Option<int?> BatchOption() => new("--batch")
+    {
+        Description = $"Messages read and held unacknowledged at once (1 to {DeadLetterLap.MaxBatchSize}, default {DeadLetterLap.DefaultBatchSize}): memory stays within one batch, whatever the queue's length.",
+    };
+
+    internal static int GetBatch(ParseResult parse, Option<int?> option) =>
+        parse.GetValue(option) switch
+        {
+            null => DeadLetterLap.DefaultBatchSize,
+            < 1 or > DeadLetterLap.MaxBatchSize => throw CliException.Usage($"--batch must be between 1 and {DeadLetterLap.MaxBatchSize}."),
+            { } value => value,
+        };
+
+    /// <summary>Settles a batch whose every message stays (republished to the tail, confirmed, then acknowledged).</summary>
+    internal static async Task KeepAllAsync(DeadLetterLap lap, IReadOnlyList<DeadLetterMessage> messages, CancellationToken cancellationToken)
+    {
+        var outcome = await lap.SettleAsync(messages.Select(Decision.Keep).ToList(), pacer: null, oneMoveAtATime: false, cancellationToken);
+        ThrowOnFailure(lap, outcome);
+    }
+
+    internal static void ThrowOnFailure(DeadLetterLap lap, SettleOutcome outcome)
+    {
+        if (outcome.Failure is not null)
+        {
+            throw new CliException($"stopped after {lap.Read} of {lap.TotalAtStart} message(s) in '{lap.Queue}': {outcome.Failure}; nothing was lost (the messages not settled return to '{lap.Queue}').");
+        }
+    }
+
     private static Command CreateList(CliConsole console, ConnectionSettings connections)
     {
         var queue = QueueArgument();
         var limit = new Option<int?>("--limit") { Description = "Show at most N messages (from the head of the queue)." };
         var json = new Option<bool>("--json") { Description = "Write a JSON array instead of a table." };
-        var command = new Command("list", "List dead letters without removing or reordering them.") { queue, limit, json };
+        var batch = BatchOption();
+        var command = new Command("list", "List dead letters without removing or reordering them.") { queue, limit, json, batch };
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (parse.GetValue(limit) is < 1)
@@ -55,34 +85,47 @@ internal static class DeadLetterCommands
                 throw CliException.Usage("--limit must be at least 1.");
             }
 
+            var batchSize = GetBatch(parse, batch);
             await using var broker = await BrokerClient.ConnectAsync(connections.GetRabbitMqUri(parse, console), cancellationToken);
             var errorQueue = QueueNames.ErrorQueueOf(parse.GetValue(queue)!);
-            await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, errorQueue, parse.GetValue(limit), console.Time, cancellationToken);
-            await ReleaseAsync(console, snapshot, cancellationToken);
-            if (parse.GetValue(json))
+            await using var lap = await DeadLetterLap.StartAsync(broker, errorQueue, batchSize, cancellationToken);
+            var wanted = parse.GetValue(limit) ?? long.MaxValue;
+            var asJson = parse.GetValue(json);
+            var array = new JsonArrayWriter(console.Out);
+            var table = new StreamingTable(console.Out, ["MESSAGE-ID", "TYPE", "EXCEPTION", "ATTEMPTS", "FIRST-FAILURE", "LAST-FAILURE", "QUEUE"]);
+            long shown = 0;
+            IReadOnlyList<DeadLetterMessage> messages;
+            while ((messages = await lap.NextBatchAsync(cancellationToken)).Count > 0)
             {
-                var array = new JsonArray(snapshot.Messages.Select(m => (JsonNode)new JsonObject
+                var page = messages.Take((int)Math.Min(messages.Count, wanted - shown)).ToList();
+                shown += page.Count;
+                if (asJson)
                 {
-                    ["messageId"] = m.MessageId,
-                    ["messageType"] = new JsonArray(m.MessageTypes.Select(t => (JsonNode?)t).ToArray()),
-                    ["exceptionType"] = m.ExceptionType,
-                    ["exceptionMessage"] = m.ExceptionMessage,
-                    ["attempts"] = m.Attempts,
-                    ["firstFailure"] = m.FirstFailure?.ToString("O", CultureInfo.InvariantCulture),
-                    ["lastFailure"] = m.LastFailure?.ToString("O", CultureInfo.InvariantCulture),
-                    ["sourceQueue"] = m.SourceQueue,
-                    ["replayId"] = m.ReplayId,
-                }).ToArray());
-                await console.Out.WriteLineAsync(array.ToJsonString(Indented));
+                    foreach (var m in page)
+                    {
+                        await array.WriteAsync(ListJson(m));
+                    }
+                }
+                else if (page.Count > 0)
+                {
+                    await table.WriteAsync(page.Select(ListRow).ToList());
+                }
+
+                // Every message stays: after the whole lap the queue is in its original order again.
+                await KeepAllAsync(lap, messages, cancellationToken);
+            }
+
+            if (asJson)
+            {
+                await array.CompleteAsync();
             }
             else
             {
-                var rows = snapshot.Messages.Select(ListRow);
-                await TableWriter.WriteAsync(console.Out, ["MESSAGE-ID", "TYPE", "EXCEPTION", "ATTEMPTS", "FIRST-FAILURE", "LAST-FAILURE", "QUEUE"], rows);
-                await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{snapshot.Messages.Count} of {snapshot.TotalAtStart} message(s) in '{errorQueue}' shown; the queue is unchanged."));
+                await table.CompleteAsync();
+                await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{shown} of {lap.TotalAtStart} message(s) in '{errorQueue}' shown; the queue is unchanged."));
             }
 
-            await WarnAboutSnapshotAsync(console, snapshot);
+            await WarnAboutConsumersAsync(console, lap);
             return ExitCodes.Ok;
         });
         return command;
@@ -92,17 +135,29 @@ internal static class DeadLetterCommands
     {
         var queue = QueueArgument();
         var id = new Argument<string>("message-id") { Description = "The message id (as shown by 'dlq list')." };
-        var command = new Command("show", "Show one dead letter in full: properties, headers and body.") { queue, id };
+        var batch = BatchOption();
+        var command = new Command("show", "Show one dead letter in full: properties, headers and body.") { queue, id, batch };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            var batchSize = GetBatch(parse, batch);
             await using var broker = await BrokerClient.ConnectAsync(connections.GetRabbitMqUri(parse, console), cancellationToken);
             var errorQueue = QueueNames.ErrorQueueOf(parse.GetValue(queue)!);
-            await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, errorQueue, limit: null, console.Time, cancellationToken);
-            await ReleaseAsync(console, snapshot, cancellationToken);
+            await using var lap = await DeadLetterLap.StartAsync(broker, errorQueue, batchSize, cancellationToken);
             var wanted = parse.GetValue(id)!;
-            var message = snapshot.Messages.FirstOrDefault(m => string.Equals(m.MessageId, wanted, StringComparison.OrdinalIgnoreCase))
-                ?? throw new CliException($"message '{wanted}' is not in '{errorQueue}' ({snapshot.Messages.Count} message(s) searched).");
-            await console.Out.WriteAsync(FormatShow(message, snapshot.TotalAtStart));
+            DeadLetterMessage? found = null;
+            IReadOnlyList<DeadLetterMessage> messages;
+            while ((messages = await lap.NextBatchAsync(cancellationToken)).Count > 0)
+            {
+                found ??= messages.FirstOrDefault(m => string.Equals(m.MessageId, wanted, StringComparison.OrdinalIgnoreCase));
+                await KeepAllAsync(lap, messages, cancellationToken);
+            }
+
+            if (found is null)
+            {
+                throw new CliException($"message '{TerminalText.Neutralise(wanted)}' is not in '{errorQueue}' ({lap.Read} message(s) searched).");
+            }
+
+            await console.Out.WriteAsync(FormatShow(found, lap.TotalAtStart, QueueNames.EndpointOf(errorQueue)));
             return ExitCodes.Ok;
         });
         return command;
@@ -114,7 +169,8 @@ internal static class DeadLetterCommands
         var filters = new DeadLetterFilter.Options();
         var all = new Option<bool>("--all") { Description = "Purge every dead letter (required when no filter is given)." };
         var yes = new Option<bool>("--yes") { Description = "Really delete (without it the command only counts)." };
-        var command = new Command("purge", "Delete the matching dead letters for good (counts first; needs --yes).") { queue, all, yes };
+        var batch = BatchOption();
+        var command = new Command("purge", "Delete the matching dead letters for good (counts first; needs --yes).") { queue, all, yes, batch };
         filters.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -129,50 +185,61 @@ internal static class DeadLetterCommands
                 throw CliException.Usage("conflicting filters: --all cannot be combined with other filters.");
             }
 
+            var batchSize = GetBatch(parse, batch);
+            var delete = parse.GetValue(yes);
             await using var broker = await BrokerClient.ConnectAsync(connections.GetRabbitMqUri(parse, console), cancellationToken);
             var errorQueue = QueueNames.ErrorQueueOf(parse.GetValue(queue)!);
-            await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, errorQueue, limit: null, console.Time, cancellationToken);
-            var matched = snapshot.Messages.Where(filter.Matches).ToList();
-            await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{matched.Count} of {snapshot.Messages.Count} message(s) in '{errorQueue}' match."));
-            if (!parse.GetValue(yes))
+            await using var lap = await DeadLetterLap.StartAsync(broker, errorQueue, batchSize, cancellationToken);
+            long matched = 0, purged = 0, kept = 0;
+            IReadOnlyList<DeadLetterMessage> messages;
+            while ((messages = await lap.NextBatchAsync(cancellationToken)).Count > 0)
             {
-                await ReleaseAsync(console, snapshot, cancellationToken);
-                throw CliException.Usage($"nothing purged: re-run with --yes to delete the {matched.Count} matching message(s).");
+                var decisions = new List<Decision>(messages.Count);
+                foreach (var m in messages)
+                {
+                    var match = filter.Matches(m);
+                    matched += match ? 1 : 0;
+                    decisions.Add(match && delete ? Decision.Remove(m) : Decision.Keep(m));
+                }
+
+                var outcome = await lap.SettleAsync(decisions, pacer: null, oneMoveAtATime: false, cancellationToken);
+                purged += outcome.Removed;
+                kept += outcome.Kept;
+                ThrowOnFailure(lap, outcome);
             }
 
-            foreach (var message in matched)
+            await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{matched} of {lap.Read} message(s) in '{errorQueue}' match."));
+            if (!delete)
             {
-                await snapshot.RemoveAsync(message, cancellationToken);
+                throw CliException.Usage($"nothing purged: re-run with --yes to delete the {matched} matching message(s).");
             }
 
-            await ReleaseAsync(console, snapshot, cancellationToken);
-            await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"purged {matched.Count} message(s) from '{errorQueue}'; {snapshot.Messages.Count - matched.Count} kept in their original order."));
+            await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"purged {purged} message(s) from '{errorQueue}'; {kept} kept in their original order."));
             return ExitCodes.Ok;
         });
         return command;
     }
 
-    /// <summary>Returns the messages still held; warns when the broker did not show them back in time.</summary>
-    internal static async Task ReleaseAsync(CliConsole console, DeadLetterSnapshot snapshot, CancellationToken cancellationToken)
+    internal static async Task WarnAboutConsumersAsync(CliConsole console, DeadLetterLap lap)
     {
-        if (!await snapshot.ReleaseAsync(cancellationToken))
+        if (lap.Consumers > 0)
         {
-            await console.Error.WriteLineAsync($"warning: the broker had not shown every message back in '{snapshot.Queue}' after 30 s (another reader or consumer?); nothing is lost, the broker finishes on its own.");
+            await console.Error.WriteLineAsync($"warning: '{lap.Queue}' has {lap.Consumers} consumer(s); messages they hold were not seen.");
         }
     }
 
-    internal static async Task WarnAboutSnapshotAsync(CliConsole console, DeadLetterSnapshot snapshot)
+    internal static JsonObject ListJson(DeadLetterMessage m) => new()
     {
-        if (snapshot.Consumers > 0)
-        {
-            await console.Error.WriteLineAsync($"warning: '{snapshot.Queue}' has {snapshot.Consumers} consumer(s); messages they hold were not seen.");
-        }
-
-        if (snapshot.Messages.Any(m => m.Headers.ContainsKey("x-delivery-count")))
-        {
-            await console.Error.WriteLineAsync($"warning: '{snapshot.Queue}' is a quorum queue: order is kept, but each read counts as a delivery (x-delivery-count); with a delivery-limit, repeated reads could dead-letter messages.");
-        }
-    }
+        ["messageId"] = m.MessageId,
+        ["messageType"] = new JsonArray(m.MessageTypes.Select(t => (JsonNode?)t).ToArray()),
+        ["exceptionType"] = m.ExceptionType,
+        ["exceptionMessage"] = m.ExceptionMessage,
+        ["attempts"] = m.Attempts,
+        ["firstFailure"] = m.FirstFailure?.ToString("O", CultureInfo.InvariantCulture),
+        ["lastFailure"] = m.LastFailure?.ToString("O", CultureInfo.InvariantCulture),
+        ["sourceQueue"] = m.SourceQueue,
+        ["replayId"] = m.ReplayId,
+    };
 
     /// <summary>One row of <c>dlq list</c>; message content is neutralised (<see cref="TerminalText"/>).</summary>
     internal static string[] ListRow(DeadLetterMessage m) =>
@@ -182,7 +249,7 @@ internal static class DeadLetterCommands
     ];
 
     /// <summary>The text of <c>dlq show</c>; message content is neutralised (<see cref="TerminalText"/>), line breaks of the body kept.</summary>
-    internal static string FormatShow(DeadLetterMessage message, long totalAtStart)
+    internal static string FormatShow(DeadLetterMessage message, long totalAtStart, string? replayTarget = null)
     {
         static string Safe(string? text) => TerminalText.Neutralise(text);
         var output = new StringBuilder();
@@ -195,7 +262,12 @@ internal static class DeadLetterCommands
         output.AppendLine(CultureInfo.InvariantCulture, $"attempts:         {message.Attempts}");
         output.AppendLine(CultureInfo.InvariantCulture, $"first-failure:    {Format(message.FirstFailure)}");
         output.AppendLine(CultureInfo.InvariantCulture, $"last-failure:     {Format(message.LastFailure)}");
-        output.AppendLine(CultureInfo.InvariantCulture, $"replay-target:    {Safe(message.SourceQueue ?? "(none in the fault headers)")}");
+        var target = replayTarget ?? message.SourceQueue;
+        output.AppendLine(CultureInfo.InvariantCulture, $"replay-target:    {Safe(target ?? "(none in the fault headers)")}");
+        if (replayTarget is not null && ReplayCommand.DisagreeingHeaderQueue(message, replayTarget) is { } named)
+        {
+            output.AppendLine(CultureInfo.InvariantCulture, $"                  (the fault headers name '{Safe(named)}': ignored, the target is the dead-letter queue's endpoint)");
+        }
         output.AppendLine("headers:");
         foreach (var (key, value) in message.Headers.OrderBy(h => h.Key, StringComparer.Ordinal))
         {

@@ -9,19 +9,18 @@ using Workers.Resilience;
 namespace Workers.Cli.DeadLetters;
 
 /// <summary>
-/// <c>workers dlq replay</c>: moves matched dead letters back to their queue. Each message is republished with a
-/// publisher confirm BEFORE it is acknowledged (removed) in the dead-letter queue: a crash at any point leaves
-/// it in the dead-letter queue, in the target queue, or (at worst) in both — a duplicate the inbox absorbs,
-/// since the original message id is kept.
+/// <c>workers dlq replay</c>: moves matched dead letters back to their endpoint, streaming the dead-letter queue in
+/// bounded batches (<see cref="DeadLetterLap"/>): each message is republished with a publisher confirm BEFORE it is
+/// acknowledged (removed) in the dead-letter queue; the others are kept in place. A crash at any point leaves a
+/// message in the dead-letter queue, in the target queue, or (at worst, the ones in flight) in both — a duplicate the
+/// inbox absorbs, since the original message id is kept.
+/// <para>Trusted target: the queue replayed into is <c>--to</c> (typed by the operator) or the dead-letter queue's
+/// endpoint (its name minus <c>_error</c>/<c>_skipped</c>), never a fault header: a producer can set
+/// <c>Workers-Fault-*</c> headers on a message that MassTransit then dead-letters itself, carrying them along.</para>
 /// </summary>
 internal static class ReplayCommand
 {
     public static readonly TimeSpan DefaultCanaryWait = TimeSpan.FromSeconds(30);
-    /// <summary>Set by quorum queues on each delivery; an artefact of the dead-letter queue, not of the message.</summary>
-    private const string DeliveryCountHeader = "x-delivery-count";
-
-    /// <summary>Publishes awaiting their confirms at once (without --rate); each dead letter is still removed only after its own confirm.</summary>
-    private const int ConfirmWindow = 100;
 
     private static readonly TimeSpan CanaryPollInterval = TimeSpan.FromMilliseconds(200);
 
@@ -34,10 +33,11 @@ internal static class ReplayCommand
         var canary = new Option<int?>("--canary") { Description = "Replay K messages first and stop if any of them fails again within --canary-wait." };
         var canaryWait = new Option<double?>("--canary-wait") { Description = $"Seconds to watch the canaries (default {DefaultCanaryWait.TotalSeconds})." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Show what would be replayed, change nothing." };
-        var to = new Option<string?>("--to") { Description = "Replay into this queue instead of the one named in the fault headers." };
-        var command = new Command("replay", "Move matched dead letters back to their queue (confirmed publish, then removal).")
+        var to = new Option<string?>("--to") { Description = "Replay into this queue instead of the dead-letter queue's endpoint (<queue>)." };
+        var batch = DeadLetterCommands.BatchOption();
+        var command = new Command("replay", "Move matched dead letters back to their endpoint (confirmed publish, then removal).")
         {
-            queue, max, rate, canary, canaryWait, dryRun, to,
+            queue, max, rate, canary, canaryWait, dryRun, to, batch,
         };
         filters.AddTo(command);
         var retention = new ReplayRetention.Options();
@@ -55,6 +55,7 @@ internal static class ReplayCommand
                 parse.GetValue(to))
             {
                 Retention = retention.Create(parse),
+                Batch = DeadLetterCommands.GetBatch(parse, batch),
             };
             request.Validate();
             await using var broker = await BrokerClient.ConnectAsync(connections.GetRabbitMqUri(parse, console), cancellationToken);
@@ -63,175 +64,113 @@ internal static class ReplayCommand
         return command;
     }
 
+    /// <summary>The queue a replay goes into: <c>--to</c>, else the dead-letter queue's endpoint. Never a header.</summary>
+    internal static string TrustedTarget(string deadLetterQueue, string? to) => to ?? QueueNames.EndpointOf(deadLetterQueue);
+
+    /// <summary>The queue a message's fault headers name when it is not the trusted target (ignored, warned about), else null.</summary>
+    internal static string? DisagreeingHeaderQueue(DeadLetterMessage message, string target) =>
+        message.SourceQueue is { } named && !string.Equals(named, target, StringComparison.Ordinal) ? named : null;
+
     internal static async Task<int> RunAsync(CliConsole console, BrokerClient broker, ReplayRequest request, CancellationToken cancellationToken)
     {
+        var target = TrustedTarget(request.Queue, request.To);
         if (request.To is { } explicitTarget && await broker.InspectQueueAsync(explicitTarget, cancellationToken) is null)
         {
             throw new CliException($"replay target queue '{explicitTarget}' does not exist in vhost '{broker.VirtualHost}'; nothing was replayed.");
         }
 
-        await using var snapshot = await DeadLetterSnapshot.TakeAsync(broker, request.Queue, limit: null, console.Time, cancellationToken);
-        var replayId = Guid.NewGuid().ToString("N");
-        var matched = snapshot.Messages.Where(request.Filter.Matches).Take(request.Max ?? int.MaxValue).ToList();
-        var plan = new List<(DeadLetterMessage Message, string Target)>();
-        var skipped = new List<(DeadLetterMessage Message, string Reason)>();
-        foreach (var message in matched)
+        var run = new ReplayRun(console, request, target, Guid.NewGuid().ToString("N"));
+        await using (var lap = await DeadLetterLap.StartAsync(broker, request.Queue, request.Batch, cancellationToken))
         {
-            var target = request.To ?? message.SourceQueue;
-            if (target is null)
+            if (request.To is null && lap.TotalAtStart > 0 && await broker.InspectQueueAsync(target, cancellationToken) is null)
             {
-                skipped.Add((message, "no fault queue header (Workers-Fault-Queue or MT-Fault-InputAddress); use --to"));
+                throw new CliException($"replay target queue '{target}' (the endpoint of '{request.Queue}') does not exist in vhost '{broker.VirtualHost}'; nothing was replayed (choose a queue with --to).");
             }
-            else if (QueueNames.IsDeadLetterQueue(target))
+
+            await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"replay {run.ReplayId}: {lap.TotalAtStart} message(s) in '{request.Queue}', target '{target}'{(request.DryRun ? " (dry run)" : string.Empty)}."));
+            await DeadLetterCommands.WarnAboutConsumersAsync(console, lap);
+            var canaryCap = request.DryRun ? null : request.Canary;
+            await run.RunLapAsync(lap, canaryCap, cancellationToken);
+            run.ExpectedAfterCanaries = lap.TotalAtStart - run.Replayed;
+        }
+
+        if (run.Stopped is null && run.CanariesPending)
+        {
+            var failedAgain = await WatchCanariesAsync(console, broker, run, cancellationToken);
+            if (failedAgain is not null)
             {
-                skipped.Add((message, $"target '{target}' is a dead-letter queue"));
+                run.Stopped = $"canary message {TerminalText.Neutralise(failedAgain.MessageId)} failed again ({TerminalText.Neutralise(DeadLetterCommands.Describe(failedAgain))})";
             }
             else
             {
-                plan.Add((message, target));
+                await console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"canary: {run.CanaryIds.Count} message(s) did not fail within {request.CanaryWait.TotalSeconds:0.#} s; replaying the rest."));
+                await using var rest = await DeadLetterLap.StartAsync(broker, request.Queue, request.Batch, cancellationToken);
+                await run.RunLapAsync(rest, canaryCap: null, cancellationToken);
             }
         }
 
-        foreach (var target in plan.Select(p => p.Target).Distinct(StringComparer.Ordinal))
-        {
-            if (await broker.InspectQueueAsync(target, cancellationToken) is null)
-            {
-                throw new CliException($"replay target queue '{target}' (from the fault headers of {plan.Count(p => p.Target == target)} message(s)) does not exist in vhost '{broker.VirtualHost}'; nothing was replayed.");
-            }
-        }
-
-        await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"replay {replayId}: {matched.Count} of {snapshot.Messages.Count} message(s) in '{request.Queue}' match; {plan.Count} to replay, {skipped.Count} skipped."));
-        foreach (var (message, reason) in skipped)
-        {
-            await console.Out.WriteLineAsync($"  skip {TerminalText.Neutralise(message.MessageId ?? "?")}: {TerminalText.Neutralise(reason)}");
-        }
-
-        await DeadLetterCommands.WarnAboutSnapshotAsync(console, snapshot);
-        if (await ReplayRetention.WarnAsync(console, plan.Select(p => p.Message), request.Retention, request.DryRun) is { } refusal)
-        {
-            await DeadLetterCommands.ReleaseAsync(console, snapshot, cancellationToken);
-            throw new CliException(refusal);
-        }
-
+        await run.WarnAboutIgnoredHeadersAsync();
+        var retentionRefusal = await run.Retention.WarnAsync(console, request.Queue, request.DryRun);
         if (request.DryRun)
         {
-            foreach (var (message, target) in plan)
-            {
-                await console.Out.WriteLineAsync($"  would replay {TerminalText.Neutralise(message.MessageId ?? "?")} ({TerminalText.Neutralise(message.DisplayType)}) -> '{TerminalText.Neutralise(target)}'");
-            }
-
-            await DeadLetterCommands.ReleaseAsync(console, snapshot, cancellationToken);
             await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"dry run: matched {matched.Count}, would replay {plan.Count}, skipped {skipped.Count}; nothing was changed."));
+                $"dry run: matched {run.Matched + run.Retention.Kept}, would replay {run.Matched}, skipped {run.Skipped}{KeptNote(run, "would keep")}; nothing was changed."));
             return ExitCodes.Ok;
         }
 
-        var outcome = await ReplayAsync(console, broker, snapshot, plan, replayId, request, cancellationToken);
-        await DeadLetterCommands.ReleaseAsync(console, snapshot, cancellationToken);
         await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"replay {replayId} summary: matched {matched.Count}, replayed {outcome.Replayed}, skipped {skipped.Count}, failed {outcome.Failed}{(outcome.Stopped is null ? string.Empty : "; stopped: " + outcome.Stopped)}."));
-        if (outcome.Stopped is not null)
+            $"replay {run.ReplayId} summary: matched {run.Matched + run.Retention.Kept}, replayed {run.Replayed}, skipped {run.Skipped}, failed {run.Failed}{KeptNote(run, "kept")}{(run.Stopped is null ? string.Empty : "; stopped: " + run.Stopped)}."));
+        if (run.Stopped is not null)
         {
-            throw new CliException($"replay {replayId} stopped: {outcome.Stopped}; {plan.Count - outcome.Replayed} message(s) left in '{request.Queue}'.");
+            throw new CliException($"replay {run.ReplayId} stopped: {run.Stopped}; the messages not replayed are still in '{request.Queue}'.");
         }
 
-        return outcome.Failed == 0 ? ExitCodes.Ok : ExitCodes.Failure;
+        if (retentionRefusal is not null)
+        {
+            throw new CliException(retentionRefusal);
+        }
+
+        return run.Failed == 0 ? ExitCodes.Ok : ExitCodes.Failure;
     }
 
-    private static async Task<(int Replayed, int Failed, string? Stopped)> ReplayAsync(
-        CliConsole console, BrokerClient broker, DeadLetterSnapshot snapshot, List<(DeadLetterMessage Message, string Target)> plan, string replayId, ReplayRequest request, CancellationToken cancellationToken)
+    private static string KeptNote(ReplayRun run, string verb) => run.Retention.Kept == 0
+        ? string.Empty
+        : string.Create(CultureInfo.InvariantCulture, $", {verb} {run.Retention.Kept} beyond the inbox retention");
+
+    /// <summary>
+    /// Watches the dead-letter queue for a canary that comes back with this run's replay id. A copy that fails again
+    /// lands at the tail, behind every message still in the queue: while the ready count stays where the replay
+    /// left it nothing came back; when it grows, one lap over the queue (each message kept in place) looks for the canaries.
+    /// </summary>
+    private static async Task<DeadLetterMessage?> WatchCanariesAsync(CliConsole console, BrokerClient broker, ReplayRun run, CancellationToken cancellationToken)
     {
-        var channel = await broker.OpenConfirmedChannelAsync(cancellationToken);
-        var progress = new ProgressReporter(console, "replayed", plan.Count);
-        var pacer = new Pacer(request.Rate, console.Time);
-        var window = request.Rate is null ? ConfirmWindow : 1;
-        var batch = new List<(DeadLetterMessage Message, string Target, Task Confirmed)>(window);
-        int replayed = 0, failed = 0;
-        try
-        {
-            for (var i = 0; i < plan.Count; i++)
-            {
-                var (message, target) = plan[i];
-                await pacer.WaitAsync(cancellationToken);
-                var properties = CreateReplayProperties(message, replayId, console.Time.GetUtcNow());
-
-                // mandatory: a message the broker cannot route is a failure, not a silent drop.
-                batch.Add((message, target, channel.BasicPublishAsync(string.Empty, target, mandatory: true, properties, message.Body, cancellationToken).AsTask()));
-                var canaryDone = request.Canary is { } k && i + 1 == k;
-                if (batch.Count < window && !canaryDone && i < plan.Count - 1)
-                {
-                    continue;
-                }
-
-                // Each dead letter is removed only after the broker confirmed its copy; a failed one stays.
-                string? stopped = null;
-                foreach (var (pending, pendingTarget, confirmed) in batch)
-                {
-                    try
-                    {
-                        await confirmed;
-                    }
-                    catch (PublishException exception)
-                    {
-                        failed++;
-                        stopped ??= exception.IsReturn ? $"'{pendingTarget}' could not be routed to" : $"the broker refused the message for '{pendingTarget}'";
-                        continue;
-                    }
-
-                    await snapshot.RemoveAsync(pending, cancellationToken);
-                    replayed++;
-                }
-
-                batch.Clear();
-                progress.Report(replayed);
-                if (stopped is not null)
-                {
-                    progress.Complete();
-                    return (replayed, failed, stopped);
-                }
-
-                if (canaryDone && i < plan.Count - 1)
-                {
-                    progress.Complete();
-                    var canaryIds = plan.Take(i + 1).Select(p => p.Message.MessageId).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
-                    var failedAgain = await WatchCanariesAsync(console, snapshot, replayId, canaryIds, request.CanaryWait, cancellationToken);
-                    if (failedAgain is not null)
-                    {
-                        return (replayed, failed, $"canary message {failedAgain.MessageId} failed again ({DeadLetterCommands.Describe(failedAgain)})");
-                    }
-
-                    await console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"canary: {i + 1} message(s) did not fail within {request.CanaryWait.TotalSeconds:0.#} s; replaying the rest."));
-                }
-            }
-        }
-        finally
-        {
-            await BrokerClient.CloseQuietlyAsync(channel);
-        }
-
-        progress.Complete();
-        return (replayed, failed, null);
-    }
-
-    /// <summary>Watches the dead-letter queue's tail for a canary that comes back with this replay's id.</summary>
-    private static async Task<DeadLetterMessage?> WatchCanariesAsync(CliConsole console, DeadLetterSnapshot snapshot, string replayId, HashSet<string> canaryIds, TimeSpan wait, CancellationToken cancellationToken)
-    {
-        await console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"canary: watching {canaryIds.Count} message(s) for {wait.TotalSeconds:0.#} s..."));
+        var request = run.Request;
+        await console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"canary: watching {run.CanaryIds.Count} message(s) for {request.CanaryWait.TotalSeconds:0.#} s..."));
+        var expected = run.ExpectedAfterCanaries;
         var started = console.Time.GetTimestamp();
-        while (console.Time.GetElapsedTime(started) < wait)
+        while (console.Time.GetElapsedTime(started) < request.CanaryWait)
         {
-            var arrived = await snapshot.FetchNewAsync(cancellationToken);
-            if (arrived is null)
+            var state = await broker.RequireQueueAsync(request.Queue, cancellationToken);
+            if (state.MessageCount <= expected)
             {
                 await Task.Delay(CanaryPollInterval, console.Time, cancellationToken);
                 continue;
             }
 
-            if (arrived.ReplayId == replayId && arrived.MessageId is not null && canaryIds.Contains(arrived.MessageId))
+            await using var lap = await DeadLetterLap.StartAsync(broker, request.Queue, request.Batch, cancellationToken);
+            IReadOnlyList<DeadLetterMessage> messages;
+            while ((messages = await lap.NextBatchAsync(cancellationToken)).Count > 0)
             {
-                return arrived;
+                var back = messages.FirstOrDefault(m => m.ReplayId == run.ReplayId && m.MessageId is not null && run.CanaryIds.Contains(m.MessageId));
+                await DeadLetterCommands.KeepAllAsync(lap, messages, cancellationToken);
+                if (back is not null)
+                {
+                    return back;
+                }
             }
+
+            expected = lap.TotalAtStart;
         }
 
         return null;
@@ -244,7 +183,7 @@ internal static class ReplayCommand
         foreach (var (key, value) in message.Headers)
         {
             if (!WorkersHeaders.FaultHeaderPrefixes.Any(prefix => key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
-                && key != WorkersHeaders.ReplayId && key != WorkersHeaders.ReplayedAt && key != DeliveryCountHeader)
+                && key != WorkersHeaders.ReplayId && key != WorkersHeaders.ReplayedAt && key != DeadLetterLap.DeliveryCountHeader)
             {
                 headers[key] = value;
             }
@@ -284,6 +223,9 @@ internal sealed record ReplayRequest(string Queue, DeadLetterFilter Filter, int?
 {
     /// <summary>The inbox retention the matched dead letters are checked against (<see cref="ReplayRetention"/>).</summary>
     public ReplayRetentionPolicy Retention { get; init; } = ReplayRetentionPolicy.Default;
+
+    /// <summary>Messages read and held at once (<c>--batch</c>).</summary>
+    public int Batch { get; init; } = DeadLetterLap.DefaultBatchSize;
 
     public void Validate()
     {

@@ -8,72 +8,13 @@ namespace Workers.Cli.DeadLetters;
 /// <c>dlq replay</c> against the inbox retention: a dead letter that first failed longer ago than
 /// <c>Workers:Inbox:Retention</c> may have lost its inbox row, so if a copy of it was in fact processed (a commit
 /// reported as failed, a re-published outbox row), replaying it runs the consumer a second time. Such a replay is
-/// refused (the whole run, before anything moves) unless <c>--allow-beyond-retention</c>; a dry run only warns. The CLI cannot read the workers' settings:
+/// not made: the replay streams the queue, so such a dead letter is kept in place (not replayed, counted, warned
+/// about) and the run ends with a failure naming it, unless <c>--allow-beyond-retention</c>; a dry run says which it would keep. The CLI cannot read the workers' settings:
 /// <c>--inbox-retention</c> tells it (default: the inbox's default, 7 days).
 /// </summary>
 internal static class ReplayRetention
 {
     public static readonly TimeSpan DefaultRetention = new Workers.Postgres.InboxOptions().Retention;
-
-    /// <summary>Which of <paramref name="messages"/> first failed before <c>now − retention</c>, and which carry no failure time.</summary>
-    public static ReplayRetentionCheck Check(IEnumerable<DeadLetterMessage> messages, TimeSpan retention, DateTimeOffset now)
-    {
-        ArgumentNullException.ThrowIfNull(messages);
-        var cutoff = now - retention;
-        var beyond = new List<DeadLetterMessage>();
-        var unknown = new List<DeadLetterMessage>();
-        foreach (var message in messages)
-        {
-            if (message.FirstFailure is not { } first)
-            {
-                unknown.Add(message);
-            }
-            else if (first < cutoff)
-            {
-                beyond.Add(message);
-            }
-        }
-
-        return new ReplayRetentionCheck(retention, beyond, unknown);
-    }
-
-    /// <summary>Why the policy refuses this replay, or null: refused when a message is beyond the retention, unless allowed or a dry run.</summary>
-    public static string? Refusal(ReplayRetentionCheck check, ReplayRetentionPolicy policy, bool dryRun)
-    {
-        ArgumentNullException.ThrowIfNull(check);
-        ArgumentNullException.ThrowIfNull(policy);
-        return check.Beyond.Count == 0 || policy.AllowBeyondRetention || dryRun
-            ? null
-            : string.Create(CultureInfo.InvariantCulture, $"replay refused: {check.Beyond.Count} matched message(s) are older than the inbox retention ({Format(check.Retention)}); nothing was replayed. ")
-                + "Select newer ones (--since), pass the workers' real retention (--inbox-retention), or re-run with --allow-beyond-retention.";
-    }
-
-    /// <summary>Checks the messages about to be replayed, warns about those beyond the retention (or of unknown age); returns the refusal, if any.</summary>
-    public static async Task<string?> WarnAsync(CliConsole console, IEnumerable<DeadLetterMessage> messages, ReplayRetentionPolicy policy, bool dryRun)
-    {
-        ArgumentNullException.ThrowIfNull(console);
-        ArgumentNullException.ThrowIfNull(policy);
-        var check = Check(messages, policy.Retention, console.Time.GetUtcNow());
-        if (check.Unknown.Count > 0)
-        {
-            await console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"warning: {check.Unknown.Count} message(s) carry no failure time (Workers-Fault-FirstFailure, MT-Fault-Timestamp): their age against the inbox retention is unknown."));
-        }
-
-        if (check.Beyond.Count > 0)
-        {
-            var oldest = check.Beyond.Min(m => m.FirstFailure!.Value);
-            await console.Error.WriteLineAsync(
-                string.Create(CultureInfo.InvariantCulture, $"warning: {check.Beyond.Count} message(s) first failed longer ago than the inbox retention ({Format(check.Retention)}), the oldest at {DeadLetterCommands.Format(oldest)}: ")
-                + "their inbox rows may be deleted, so a copy that was in fact processed would run its consumer again.");
-            foreach (var message in check.Beyond.Take(10))
-            {
-                await console.Error.WriteLineAsync($"  beyond retention: {TerminalText.Neutralise(message.MessageId ?? "?")} (first failure {DeadLetterCommands.Format(message.FirstFailure)})");
-            }
-        }
-
-        return Refusal(check, policy, dryRun);
-    }
 
     /// <summary>A duration: <c>7d</c>, <c>36h</c>, <c>90m</c>, <c>30s</c>, or a .NET time span (<c>7.00:00:00</c>); positive.</summary>
     public static TimeSpan ParseDuration(string text, string option)
@@ -101,8 +42,6 @@ internal static class ReplayRetention
             ? positive
             : throw CliException.Usage($"{option} '{text}' must be a positive duration such as 7d, 36h or 7.00:00:00.");
     }
-
-    private static string Format(TimeSpan span) => span.ToString("c", CultureInfo.InvariantCulture);
 
     /// <summary>The options of <c>dlq replay</c> for the retention check.</summary>
     internal sealed class Options
@@ -135,5 +74,85 @@ internal sealed record ReplayRetentionPolicy(TimeSpan Retention, bool AllowBeyon
     public static ReplayRetentionPolicy Default { get; } = new(ReplayRetention.DefaultRetention, AllowBeyondRetention: false);
 }
 
-/// <summary>The outcome of <see cref="ReplayRetention.Check"/>.</summary>
-internal sealed record ReplayRetentionCheck(TimeSpan Retention, IReadOnlyList<DeadLetterMessage> Beyond, IReadOnlyList<DeadLetterMessage> Unknown);
+/// <summary>
+/// The ages of the matched dead letters of one lap against <c>now − retention</c>, in bounded memory: counts, the oldest,
+/// and the first few beyond it by name. The first failure counts, not the last: the inbox row, if any, is as old as the first delivery.
+/// </summary>
+internal sealed class ReplayRetentionTally(ReplayRetentionPolicy policy, DateTimeOffset now)
+{
+    private const int ShownMax = 10;
+    private readonly DateTimeOffset cutoff = now - policy.Retention;
+    private readonly List<DeadLetterMessage> shown = [];
+
+    /// <summary>Matched messages that first failed before the cutoff.</summary>
+    public long Beyond { get; private set; }
+
+    /// <summary>Matched messages that carry no failure time (their age is unknown; not refused).</summary>
+    public long Unknown { get; private set; }
+
+    public DateTimeOffset? Oldest { get; private set; }
+
+    /// <summary>The first messages beyond the retention (at most 10).</summary>
+    public IReadOnlyList<DeadLetterMessage> Shown => shown;
+
+    /// <summary>Messages beyond the retention that the run keeps in place (none when they are allowed).</summary>
+    public long Kept => policy.AllowBeyondRetention ? 0 : Beyond;
+
+    /// <summary>Records one matched message; true when it first failed longer ago than the retention.</summary>
+    public bool Observe(DeadLetterMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (message.FirstFailure is not { } first)
+        {
+            Unknown++;
+            return false;
+        }
+
+        if (first >= cutoff)
+        {
+            return false;
+        }
+
+        Beyond++;
+        Oldest = Oldest is { } oldest && oldest <= first ? oldest : first;
+        if (shown.Count < ShownMax)
+        {
+            shown.Add(message);
+        }
+
+        return true;
+    }
+
+    /// <summary>Why the run fails, or null: it kept messages beyond the retention (not allowed, not a dry run).</summary>
+    public string? Refusal(string queue, bool dryRun) => Kept == 0 || dryRun
+        ? null
+        : string.Create(CultureInfo.InvariantCulture, $"replay refused for {Kept} matched message(s) older than the inbox retention ({Format(policy.Retention)}): they were not replayed and are still in '{queue}'. ")
+            + "Select newer ones (--since), pass the workers' real retention (--inbox-retention), or re-run with --allow-beyond-retention.";
+
+    /// <summary>Warns about the messages beyond the retention (or of unknown age); returns the refusal, if any.</summary>
+    public async Task<string?> WarnAsync(CliConsole console, string queue, bool dryRun)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        if (Unknown > 0)
+        {
+            await console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"warning: {Unknown} message(s) carry no failure time (Workers-Fault-FirstFailure, MT-Fault-Timestamp): their age against the inbox retention is unknown."));
+        }
+
+        if (Beyond > 0)
+        {
+            var consequence = policy.AllowBeyondRetention ? "replayed anyway (--allow-beyond-retention)" : dryRun ? "a replay would keep them" : "kept, not replayed";
+            await console.Error.WriteLineAsync(
+                string.Create(CultureInfo.InvariantCulture, $"warning: {Beyond} message(s) first failed longer ago than the inbox retention ({Format(policy.Retention)}), the oldest at {DeadLetterCommands.Format(Oldest)}: ")
+                + $"their inbox rows may be deleted, so a copy that was in fact processed would run its consumer again; {consequence}.");
+            foreach (var message in shown)
+            {
+                await console.Error.WriteLineAsync($"  beyond retention: {TerminalText.Neutralise(message.MessageId ?? "?")} (first failure {DeadLetterCommands.Format(message.FirstFailure)})");
+            }
+        }
+
+        return Refusal(queue, dryRun);
+    }
+
+    private static string Format(TimeSpan span) => span.ToString("c", CultureInfo.InvariantCulture);
+}

@@ -54,6 +54,58 @@ public sealed class DeadLetterReplayTests(RabbitMqTestVhost vhost) : BrokerTestC
     }
 
     [Fact]
+    public async Task InjectedFaultHeadersNamingAnotherQueue_AreIgnoredWithAWarning_TheTargetIsTheEndpoint()
+    {
+        await Broker.DeclareQueueAsync("replay-injected");
+        await Broker.DeclareQueueAsync("replay-injected_error");
+        await Broker.DeclareQueueAsync("replay-injected-victim");
+        var id = Guid.NewGuid().ToString();
+
+        // Anyone who may write to the vhost can put a message in the dead-letter queue with any fault header.
+        var injected = new Dictionary<string, object?>
+        {
+            [WorkersHeaders.FaultQueue] = "replay-injected-victim",
+            [WorkersHeaders.FaultInputAddress] = $"rabbitmq://localhost/{Vhost.Name}/replay-injected-victim",
+            [WorkersHeaders.FaultExceptionType] = "System.TimeoutException",
+        };
+        await Broker.PublishRawAsync("replay-injected_error", id, "application/vnd.masstransit+json", "{}"u8.ToArray(), injected);
+
+        var dry = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-injected", "--dry-run"), cancellationToken: TestContext.Current.CancellationToken);
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-injected"), cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(dry.ExitCode == 0, dry.ToString());
+        Assert.Contains($"would replay {id} (?) -> 'replay-injected' (fault headers name 'replay-injected-victim': ignored)", dry.Output, StringComparison.Ordinal);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("replayed 1", result.Output, StringComparison.Ordinal);
+        Assert.Contains("warning: 1 message(s) name another queue in their fault headers ('replay-injected-victim' ×1); ignored", result.Error, StringComparison.Ordinal);
+        Assert.Equal(0u, await Broker.ReadyCountAsync("replay-injected-victim"));
+        Assert.Equal([id], (await Broker.DrainAsync("replay-injected")).Select(m => m.MessageId).ToList());
+    }
+
+    [Fact]
+    public async Task SkippedMessage_WithAForgedFaultQueue_IsReplayedFromTheSkippedQueueIntoItsEndpoint()
+    {
+        await Broker.DeclareQueueAsync("replay-skip-victim");
+        var id = Guid.NewGuid();
+        var consumers = new TestConsumers();
+        await using (var bus = await Broker.StartBusAsync(cfg => cfg.ReceiveEndpoint("replay-skip", consumers.Configure)))
+        {
+            // A message type no consumer knows: MassTransit moves it to _skipped itself, the producer's headers along.
+            var host = new Uri($"rabbitmq://localhost/{Vhost.Name}/");
+            var body = Workers.Cli.Publish.MassTransitEnvelope.Create(id, Guid.NewGuid(), "urn:message:Nobody:Knows", new System.Text.Json.Nodes.JsonObject(), new Uri(host, "producer"), new Uri(host, "replay-skip"), DateTimeOffset.UtcNow, new Dictionary<string, string>());
+            await Broker.PublishRawAsync("replay-skip", id.ToString("D"), "application/vnd.masstransit+json", body, new Dictionary<string, object?> { [WorkersHeaders.FaultQueue] = "replay-skip-victim" });
+            await Broker.WaitForReadyAsync("replay-skip_skipped", n => n == 1, Timeout);
+        }
+
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-skip_skipped"), cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("matched 1, replayed 1", result.Output, StringComparison.Ordinal);
+        Assert.Equal(0u, await Broker.ReadyCountAsync("replay-skip-victim"));
+        Assert.Equal([id.ToString("D")], (await Broker.DrainAsync("replay-skip")).Select(m => m.MessageId).ToList());
+    }
+
+    [Fact]
     public async Task ReplayThatFailsAgain_IsNotReplayedTwiceInTheSameRun()
     {
         var consumers = new TestConsumers();
@@ -123,8 +175,9 @@ public sealed class DeadLetterReplayTests(RabbitMqTestVhost vhost) : BrokerTestC
             ids.Add(await Broker.PublishWorkersDeadLetterAsync("replay-window_error", "replay-window-target", new OrderSubmitted { Number = i }, "System.TimeoutException", 2, old.AddDays(i)));
         }
 
-        // Days 1..4 match the window; --max 2 takes the first two of them in queue order.
-        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-window", "--since", "2026-01-02T00:00:00Z", "--until", "2026-01-05T00:00:00Z", "--max", "2", "--allow-beyond-retention"), cancellationToken: TestContext.Current.CancellationToken);
+        // Days 1..4 match the window; --max 2 takes the first two of them in queue order (into the queue typed with --to:
+        // the one the fault headers name is not the endpoint of replay-window_error, so it is not trusted).
+        var result = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "replay-window", "--since", "2026-01-02T00:00:00Z", "--until", "2026-01-05T00:00:00Z", "--max", "2", "--to", "replay-window-target", "--allow-beyond-retention"), cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal([ids[1], ids[2]], (await Broker.DrainAsync("replay-window-target")).Select(m => m.MessageId).ToList());

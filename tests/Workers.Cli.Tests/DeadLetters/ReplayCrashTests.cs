@@ -14,27 +14,27 @@ public sealed class ReplayCrashTests(RabbitMqTestVhost vhost) : BrokerTestClass(
     [Fact]
     public async Task ReplayKilledMidRun_LosesNothing()
     {
-        await Broker.DeclareQueueAsync("crash-target");
+        await Broker.DeclareQueueAsync("crash");
         var ids = new List<string>();
         for (var i = 0; i < Messages; i++)
         {
-            ids.Add(await Broker.PublishWorkersDeadLetterAsync("crash_error", "crash-target", new OrderSubmitted { Number = i }, "System.TimeoutException", 3, DateTimeOffset.UtcNow));
+            ids.Add(await Broker.PublishWorkersDeadLetterAsync("crash_error", "crash", new OrderSubmitted { Number = i }, "System.TimeoutException", 3, DateTimeOffset.UtcNow));
         }
 
         using var process = CliRunner.Start(Broker.Args("dlq", "replay", "crash", "--rate", "10"));
         process.StandardInput.Close();
         var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         var error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        await Broker.WaitForReadyAsync("crash-target", n => n >= 5, Timeout);
+        await Broker.WaitForReadyAsync("crash", n => n >= 5, Timeout);
         process.Kill(entireProcessTree: false);
         await process.WaitForExitAsync(TestContext.Current.CancellationToken);
-        var movedAtKill = await Broker.ReadyCountAsync("crash-target");
+        var movedAtKill = await Broker.ReadyCountAsync("crash");
         Assert.True(movedAtKill < Messages, $"the kill landed after the replay finished ({movedAtKill} moved); stdout: {await output} stderr: {await error}");
 
         // The broker returns the killed process's unacknowledged messages once it sees the connection drop.
         await Broker.WaitForReadyAsync("crash_error", n => n + movedAtKill >= Messages, Timeout);
         var inError = await Broker.DrainAsync("crash_error");
-        var inTarget = await Broker.DrainAsync("crash-target");
+        var inTarget = await Broker.DrainAsync("crash");
 
         Assert.Equal(ids.Order(), inError.Concat(inTarget).Select(m => m.MessageId).Distinct().Order());
         Assert.True(inError.Count + inTarget.Count <= Messages + 1, $"at most the one in-flight message may be duplicated ({inError.Count} + {inTarget.Count})");

@@ -14,43 +14,66 @@ public sealed class ReplayRetentionTests
     private static readonly DateTimeOffset Now = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);
 
     [Fact]
-    public void Check_SplitsByFirstFailure_AgainstNowMinusRetention()
+    public void Tally_SplitsByFirstFailure_AgainstNowMinusRetention()
     {
-        var old = Message("old", firstFailure: Now.AddDays(-8), lastFailure: Now.AddDays(-1));
-        var fresh = Message("fresh", firstFailure: Now.AddDays(-6), lastFailure: Now.AddDays(-6));
-        var ageless = Message("ageless", firstFailure: null, lastFailure: null);
-
-        var check = ReplayRetention.Check([old, fresh, ageless], TimeSpan.FromDays(7), Now);
+        var tally = new ReplayRetentionTally(ReplayRetentionPolicy.Default, Now);
 
         // The first failure counts, not the last: the inbox row (if any) is as old as the first delivery.
-        Assert.Equal(["old"], check.Beyond.Select(m => m.MessageId));
-        Assert.Equal(["ageless"], check.Unknown.Select(m => m.MessageId));
+        Assert.True(tally.Observe(Message("old", firstFailure: Now.AddDays(-8), lastFailure: Now.AddDays(-1))));
+        Assert.True(tally.Observe(Message("older", firstFailure: Now.AddDays(-20), lastFailure: Now.AddDays(-2))));
+        Assert.False(tally.Observe(Message("fresh", firstFailure: Now.AddDays(-6), lastFailure: Now.AddDays(-6))));
+        Assert.False(tally.Observe(Message("ageless", firstFailure: null, lastFailure: null)));
+
+        Assert.Equal(2, tally.Beyond);
+        Assert.Equal(2, tally.Kept);
+        Assert.Equal(1, tally.Unknown);
+        Assert.Equal(Now.AddDays(-20), tally.Oldest);
+        Assert.Equal(["old", "older"], tally.Shown.Select(m => m.MessageId));
     }
 
     [Fact]
-    public void Check_MassTransitTimestamp_StandsInForAMissingFirstFailure()
+    public void Tally_NamesAtMostTenMessages_AndCountsTheRest()
+    {
+        var tally = new ReplayRetentionTally(ReplayRetentionPolicy.Default, Now);
+        for (var i = 0; i < 25; i++)
+        {
+            tally.Observe(Message($"m{i}", Now.AddDays(-8 - i), Now.AddDays(-8)));
+        }
+
+        Assert.Equal(25, tally.Beyond);
+        Assert.Equal(10, tally.Shown.Count);
+        Assert.Equal(Now.AddDays(-32), tally.Oldest);
+    }
+
+    [Fact]
+    public void Tally_MassTransitTimestamp_StandsInForAMissingFirstFailure()
     {
         var properties = new BasicProperties
         {
             MessageId = "mt",
             Headers = new Dictionary<string, object?> { [WorkersHeaders.FaultTimestamp] = Now.AddDays(-30).ToString("O") },
         };
+        var tally = new ReplayRetentionTally(ReplayRetentionPolicy.Default, Now);
 
-        var check = ReplayRetention.Check([new DeadLetterMessage(1, properties, [], 0)], TimeSpan.FromDays(7), Now);
-
-        Assert.Equal(["mt"], check.Beyond.Select(m => m.MessageId));
+        Assert.True(tally.Observe(new DeadLetterMessage(1, properties, [], 0)));
     }
 
     [Fact]
-    public void Refusal_OnlyWhenBeyond_AndNeitherAllowedNorADryRun()
+    public void Refusal_OnlyWhenKept_NotWhenAllowedOrADryRun()
     {
-        var check = ReplayRetention.Check([Message("old", Now.AddDays(-8), Now.AddDays(-8))], TimeSpan.FromDays(7), Now);
-        var none = ReplayRetention.Check([Message("fresh", Now.AddHours(-1), Now.AddHours(-1))], TimeSpan.FromDays(7), Now);
+        var old = Message("old", Now.AddDays(-8), Now.AddDays(-8));
+        var refused = new ReplayRetentionTally(ReplayRetentionPolicy.Default, Now);
+        refused.Observe(old);
+        var allowed = new ReplayRetentionTally(ReplayRetentionPolicy.Default with { AllowBeyondRetention = true }, Now);
+        allowed.Observe(old);
+        var none = new ReplayRetentionTally(ReplayRetentionPolicy.Default, Now);
+        none.Observe(Message("fresh", Now.AddHours(-1), Now.AddHours(-1)));
 
-        Assert.StartsWith("replay refused: 1 matched message(s) are older than the inbox retention (7.00:00:00)", ReplayRetention.Refusal(check, ReplayRetentionPolicy.Default, dryRun: false), StringComparison.Ordinal);
-        Assert.Null(ReplayRetention.Refusal(check, ReplayRetentionPolicy.Default with { AllowBeyondRetention = true }, dryRun: false));
-        Assert.Null(ReplayRetention.Refusal(check, ReplayRetentionPolicy.Default, dryRun: true));
-        Assert.Null(ReplayRetention.Refusal(none, ReplayRetentionPolicy.Default, dryRun: false));
+        Assert.StartsWith("replay refused for 1 matched message(s) older than the inbox retention (7.00:00:00): they were not replayed and are still in 'q_error'", refused.Refusal("q_error", dryRun: false), StringComparison.Ordinal);
+        Assert.Equal(0, allowed.Kept);
+        Assert.Null(allowed.Refusal("q_error", dryRun: false));
+        Assert.Null(refused.Refusal("q_error", dryRun: true));
+        Assert.Null(none.Refusal("q_error", dryRun: false));
     }
 
     [Theory]
@@ -110,26 +133,30 @@ public sealed class ReplayRetentionBrokerTests(RabbitMqTestVhost vhost) : Broker
         var fresh = await Broker.PublishWorkersDeadLetterAsync("retention_error", "retention-target", new OrderSubmitted { Number = 2 }, "System.TimeoutException", 3, now.AddHours(-1));
         var ct = TestContext.Current.CancellationToken;
 
-        var dryRun = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "retention", "--dry-run"), cancellationToken: ct);
-        var longer = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "retention", "--dry-run", "--inbox-retention", "30d"), cancellationToken: ct);
-        var refused = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "retention"), cancellationToken: ct);
+        var dryRun = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "retention", "--to", "retention-target", "--dry-run"), cancellationToken: ct);
+        var longer = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "retention", "--to", "retention-target", "--dry-run", "--inbox-retention", "30d"), cancellationToken: ct);
+        var refused = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "retention", "--to", "retention-target"), cancellationToken: ct);
         var leftAfterRefusal = await Broker.ReadyCountAsync("retention_error");
-        var targetAfterRefusal = await Broker.CountOrZeroAsync("retention-target");
-        var allowed = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "retention", "--allow-beyond-retention"), cancellationToken: ct);
 
         Assert.True(dryRun.ExitCode == 0, dryRun.ToString());
         Assert.Contains("1 message(s) first failed longer ago than the inbox retention (7.00:00:00)", dryRun.Error, StringComparison.Ordinal);
         Assert.Contains($"beyond retention: {old}", dryRun.Error, StringComparison.Ordinal);
+        Assert.Contains($"would keep {old}", dryRun.Output, StringComparison.Ordinal);
+        Assert.Contains("dry run: matched 2, would replay 1, skipped 0, would keep 1 beyond the inbox retention", dryRun.Output, StringComparison.Ordinal);
         Assert.True(longer.ExitCode == 0, longer.ToString());
         Assert.DoesNotContain("beyond retention", longer.Error, StringComparison.Ordinal);
 
+        // Streaming: the old one is kept in place (not replayed), the fresh one goes, and the run fails naming the kept one.
         Assert.True(refused.ExitCode == ExitCodes.Failure, refused.ToString());
-        Assert.Contains("replay refused: 1 matched message(s) are older than the inbox retention (7.00:00:00); nothing was replayed", refused.ToString(), StringComparison.Ordinal);
-        Assert.Equal(2u, leftAfterRefusal);
-        Assert.Equal(0u, targetAfterRefusal);
+        Assert.Contains("replay refused for 1 matched message(s) older than the inbox retention (7.00:00:00): they were not replayed and are still in 'retention_error'", refused.ToString(), StringComparison.Ordinal);
+        Assert.Contains("matched 2, replayed 1, skipped 0, failed 0, kept 1 beyond the inbox retention", refused.Output, StringComparison.Ordinal);
+        Assert.Equal(1u, leftAfterRefusal);
+        Assert.Equal([fresh], (await Broker.DrainAsync("retention-target")).Select(m => m.MessageId).ToList());
 
+        var allowed = await CliRunner.RunAsync(Broker.Args("dlq", "replay", "retention", "--to", "retention-target", "--allow-beyond-retention"), cancellationToken: ct);
         Assert.True(allowed.ExitCode == 0, allowed.ToString());
-        Assert.Contains("matched 2, replayed 2", allowed.Output, StringComparison.Ordinal);
-        Assert.Equal([old, fresh], (await Broker.DrainAsync("retention-target")).Select(m => m.MessageId).ToList());
+        Assert.Contains("matched 1, replayed 1", allowed.Output, StringComparison.Ordinal);
+        Assert.Equal([old], (await Broker.DrainAsync("retention-target")).Select(m => m.MessageId).ToList());
+        Assert.Equal(0u, await Broker.ReadyCountAsync("retention_error"));
     }
 }

@@ -31,10 +31,36 @@ internal sealed class TestBroker : IAsyncDisposable
         return new TestBroker(vhost, await factory.CreateConnectionAsync());
     }
 
-    public async Task DeclareQueueAsync(string queue)
+    public async Task DeclareQueueAsync(string queue, IDictionary<string, object?>? arguments = null)
     {
         await using var channel = await connection.CreateChannelAsync();
-        await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false);
+        await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments);
+    }
+
+    /// <summary>
+    /// The message ids of a classic queue in order, leaving it as it was: every message is held, then all are returned
+    /// at once (a classic queue puts them back at their positions); waits until the broker shows them all again.
+    /// </summary>
+    public async Task<List<string>> PeekIdsAsync(string queue)
+    {
+        var ids = new List<string>();
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            ulong last = 0;
+            while (await channel.BasicGetAsync(queue, autoAck: false) is { } result)
+            {
+                ids.Add(result.BasicProperties.MessageId ?? "?");
+                last = result.DeliveryTag;
+            }
+
+            if (last > 0)
+            {
+                await channel.BasicNackAsync(last, multiple: true, requeue: true);
+            }
+        }
+
+        await WaitForReadyAsync(queue, n => n >= ids.Count, TimeSpan.FromSeconds(30));
+        return ids;
     }
 
     public async Task<uint> ReadyCountAsync(string queue)
