@@ -24,6 +24,12 @@ public static class CircuitBreakerConstants
     /// <summary>Default <see cref="CircuitBreakerOptions.HalfOpenProbes"/>: 1 message at a time.</summary>
     public const int DefaultHalfOpenProbes = 1;
 
+    /// <summary>Default <see cref="CircuitBreakerOptions.RepeatFailureProbes"/>: 10 per half-open period.</summary>
+    public const int DefaultRepeatFailureProbes = 10;
+
+    /// <summary>How many recently failed message ids a breaker remembers (to tell a message failing again from a fresh one).</summary>
+    internal const int FailureMemoryCapacity = 10_000;
+
     /// <summary>Smallest accepted <see cref="CircuitBreakerOptions.SamplingDuration"/> and <see cref="CircuitBreakerOptions.BreakDuration"/>: 100 ms.</summary>
     public static readonly TimeSpan MinimumDuration = TimeSpan.FromMilliseconds(100);
 

@@ -4,7 +4,8 @@ using Workers.Resilience.Classification;
 namespace Workers.Resilience.CircuitBreaker;
 
 /// <summary>
-/// The circuit breaker stage (endpoint consume pipe, inside redelivery). Transient failures count; permanent
+/// The circuit breaker stage (endpoint consume pipe, inside redelivery). Fresh transient failures count, once per
+/// message (a message failing again — from the delay ladder, or seen failing by this breaker — does not); permanent
 /// ones (by the endpoint's classifier, handed down by the redelivery stage as a payload), cancellations at shutdown and requeue signals of inner stages do not. Once the breaker is not closed,
 /// a failing message is turned into <see cref="CircuitBreakerOpenException"/>: it goes back to the queue.
 /// </summary>
@@ -44,12 +45,15 @@ internal sealed class CircuitBreakerFilter : IFilter<ConsumeContext>
         }
         catch (Exception ex)
         {
-            if (breaker.OnFailure(probe, ex))
+            switch (breaker.OnFailure(probe, ex, MessageId(context), ArrivedThroughTheLadder(context)))
             {
-                throw new CircuitBreakerOpenException($"Circuit '{breaker.Name}' opened: the failed message is returned to the queue without counting an attempt.", ex);
+                case CircuitFailureVerdict.Requeue:
+                    throw new CircuitBreakerOpenException($"Circuit '{breaker.Name}' opened: the failed message is returned to the queue without counting an attempt.", ex);
+                case CircuitFailureVerdict.Defer:
+                    throw new CircuitProbeDeferredException($"Circuit '{breaker.Name}': the probe failed again; the message is deferred for {breaker.DeferDelay} without counting an attempt.", breaker.DeferDelay, ex);
+                default:
+                    throw;
             }
-
-            throw;
         }
 
         if (context.TryGetPayload<Bulkhead.MovedToBack>(out _))
@@ -61,7 +65,17 @@ internal sealed class CircuitBreakerFilter : IFilter<ConsumeContext>
         breaker.OnSuccess(probe);
     }
 
+    private static string? MessageId(ConsumeContext context) =>
+        context.MessageId?.ToString()
+        ?? (context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit) ? rabbit.Properties.MessageId : null);
+
+    // A message the delay ladder handed back has failed before (a redelivery, or a deferred probe): not fresh evidence.
+    private static bool ArrivedThroughTheLadder(ConsumeContext context) =>
+        context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit)
+        && rabbit.Exchange is { } exchange
+        && exchange.StartsWith(Redelivery.DelayLadder.Prefix + ".", StringComparison.Ordinal);
+
     internal static bool IsRequeueSignal(Exception exception, CancellationToken consumeToken) =>
-        exception is CircuitBreakerOpenException or BulkheadRejectedException or DependencyUnavailableException
+        exception is CircuitBreakerOpenException or CircuitProbeDeferredException or BulkheadRejectedException or DependencyUnavailableException
         || (exception is OperationCanceledException && consumeToken.IsCancellationRequested);
 }

@@ -22,4 +22,7 @@ internal static partial class CircuitBreakerLog
 
     [LoggerMessage(EventId = 4105, Level = LogLevel.Warning, Message = "Circuit {Circuit}: endpoints not in the wanted state after {Failures} attempt(s); trying again in {Delay}.")]
     public static partial void EndpointRetry(ILogger logger, string circuit, TimeSpan delay, int failures);
+
+    [LoggerMessage(EventId = 4106, Level = LogLevel.Information, Message = "Circuit {Circuit}: probe message {MessageId} failed again ({Exception}), which says more about the message than the dependency: deferred for {Delay} without counting an attempt ({Deferred} of {Limit} in this half-open period); the next message probes.")]
+    public static partial void ProbeDeferred(ILogger logger, string circuit, string? messageId, int deferred, int limit, TimeSpan delay, string exception);
 }

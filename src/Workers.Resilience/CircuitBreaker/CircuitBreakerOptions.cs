@@ -7,7 +7,9 @@ namespace Workers.Resilience;
 /// A circuit breaker that pauses a receive endpoint (or every endpoint that shares a named dependency).
 /// It trips when, within <see cref="SamplingDuration"/>, at least <see cref="MinimumThroughput"/> messages were
 /// handled and the share of transient failures reached <see cref="FailureRatio"/>, or at once on one of
-/// <see cref="BreakOnExceptions"/>. While open, the endpoint stops consuming: messages stay in the broker queue,
+/// <see cref="BreakOnExceptions"/>. Evidence is counted per message: a message that fails again (an immediate retry,
+/// a redelivery, a message returned while the circuit was open) is not fresh evidence of an outage and does not count,
+/// so a handful of bad messages cannot open the circuit by failing over and over. While open, the endpoint stops consuming: messages stay in the broker queue,
 /// and in-flight messages that fail are returned to the queue (nacked with requeue) without counting an attempt.
 /// Permanent failures (<see cref="FailureDisposition.DeadLetter"/>) never count.
 /// </summary>
@@ -48,6 +50,17 @@ public sealed class CircuitBreakerOptions
     /// </summary>
     [Range(1, 1000)]
     public int HalfOpenProbes { get; set; } = CircuitBreakerConstants.DefaultHalfOpenProbes;
+
+    /// <summary>
+    /// While half-open, how many probes that fail <em>again</em> — messages that had failed before (a redelivery, or a
+    /// message this breaker saw fail) — are deferred instead of reopening the circuit: such a failure says more about the
+    /// message than about the dependency. A deferred probe goes back through the delay ladder for one
+    /// <see cref="BreakDuration"/> without counting an attempt, and the next message probes. Beyond this many in one
+    /// half-open period, a repeat failure reopens the circuit (an endpoint whose every message keeps failing is treated
+    /// as an outage). 0 makes every probe failure reopen it.
+    /// </summary>
+    [Range(0, 1000)]
+    public int RepeatFailureProbes { get; set; } = CircuitBreakerConstants.DefaultRepeatFailureProbes;
 
     /// <summary>
     /// Exception types (full or assembly-qualified names) that open the breaker at once, whatever the ratio
@@ -93,6 +106,11 @@ public sealed class CircuitBreakerOptions
         if (HalfOpenProbes < 1 || HalfOpenProbes > 1000)
         {
             errors.Add($"{path}:{nameof(HalfOpenProbes)} must be between 1 and 1000 (was {HalfOpenProbes}).");
+        }
+
+        if (RepeatFailureProbes < 0 || RepeatFailureProbes > 1000)
+        {
+            errors.Add($"{path}:{nameof(RepeatFailureProbes)} must be between 0 and 1000 (was {RepeatFailureProbes}).");
         }
 
         for (var i = 0; i < BreakOnExceptions.Count; i++)

@@ -12,6 +12,9 @@ internal static class CircuitBreakerTelemetry
     private static readonly Counter<long> Transitions = WorkersDiagnostics.Meter.CreateCounter<long>(
         "workers.circuit.transitions", unit: "{transition}", description: "Circuit breaker state changes, tagged circuit, from, to.");
 
+    private static readonly Counter<long> DeferredProbes = WorkersDiagnostics.Meter.CreateCounter<long>(
+        "workers.circuit.deferred_probes", unit: "{message}", description: "Half-open probes that failed again and were deferred without a verdict, tagged circuit.");
+
     static CircuitBreakerTelemetry()
     {
         WorkersDiagnostics.Meter.CreateObservableGauge(
@@ -29,6 +32,12 @@ internal static class CircuitBreakerTelemetry
     {
         Transitions.Add(1, new("circuit", circuit), new("from", transition.From.ToString()), new("to", transition.To.ToString()));
         WorkersDiagnostics.AddEvent("workers.circuit.transition", new("circuit", circuit), new("from", transition.From.ToString()), new("to", transition.To.ToString()));
+    }
+
+    public static void ProbeDeferred(string circuit)
+    {
+        DeferredProbes.Add(1, new KeyValuePair<string, object?>("circuit", circuit));
+        WorkersDiagnostics.AddEvent("workers.circuit.probe_deferred", new KeyValuePair<string, object?>("circuit", circuit));
     }
 
     private static IEnumerable<Measurement<int>> Observe()

@@ -20,8 +20,9 @@ internal enum CircuitDecision
 internal readonly record struct CircuitTransition(CircuitState From, CircuitState To, DateTimeOffset At, TimeSpan BreakDuration);
 
 /// <summary>
-/// The breaker's state machine: closed → open (ratio or break-on exception) → half-open (after the break) →
-/// closed (a probe succeeded) or open again with a longer break (a probe failed). Pure: time comes from the
+/// The breaker's state machine: closed → open (ratio of fresh failures, or a break-on exception) → half-open (after the
+/// break) → closed (a probe succeeded) or open again with a longer break (a probe failed for the first time, or too many
+/// probes failed again in this half-open period). Pure: time comes from the
 /// <see cref="TimeProvider"/>, nothing else is touched. Not thread-safe: the caller serialises calls.
 /// </summary>
 internal sealed class CircuitStateMachine
@@ -34,7 +35,9 @@ internal sealed class CircuitStateMachine
     private readonly TimeSpan maxBreakDuration;
     private readonly double breakDurationFactor;
     private readonly int halfOpenProbes;
+    private readonly int repeatFailureProbes;
     private int probesInFlight;
+    private int deferredProbes;
 
     public CircuitStateMachine(CircuitBreakerOptions options, TimeProvider time)
     {
@@ -48,6 +51,7 @@ internal sealed class CircuitStateMachine
         maxBreakDuration = options.MaxBreakDuration;
         breakDurationFactor = options.BreakDurationFactor;
         halfOpenProbes = options.HalfOpenProbes;
+        repeatFailureProbes = options.RepeatFailureProbes;
         LastChange = time.GetUtcNow();
     }
 
@@ -62,6 +66,9 @@ internal sealed class CircuitStateMachine
     public DateTimeOffset LastChange { get; private set; }
 
     public int ProbesInFlight => probesInFlight;
+
+    /// <summary>Probes that failed again and were deferred in the current half-open period.</summary>
+    public int DeferredProbes => deferredProbes;
 
     public (int Successes, int Failures) Totals => window.Totals(time.GetUtcNow());
 
@@ -123,15 +130,31 @@ internal sealed class CircuitStateMachine
         return null;
     }
 
-    /// <summary>The message failed transiently (a failure that counts); <paramref name="breakNow"/> for a break-on exception.</summary>
-    public CircuitTransition? OnFailure(bool probe, bool breakNow)
+    /// <summary>The message failed transiently, as fresh evidence (see the other overload).</summary>
+    public CircuitTransition? OnFailure(bool probe, bool breakNow) => OnFailure(probe, breakNow, repeat: false, out _);
+
+    /// <summary>
+    /// The message failed transiently; <paramref name="breakNow"/> for a break-on exception. A <paramref name="repeat"/>
+    /// failure (the message had failed before) is not evidence of an outage: while closed it is not counted; as a
+    /// half-open probe it is <paramref name="deferred"/> — no verdict, the next message probes — up to
+    /// <see cref="CircuitBreakerOptions.RepeatFailureProbes"/> per half-open period, after which it reopens the circuit.
+    /// </summary>
+    public CircuitTransition? OnFailure(bool probe, bool breakNow, bool repeat, out bool deferred)
     {
+        deferred = false;
         var now = time.GetUtcNow();
         if (probe)
         {
             probesInFlight = Math.Max(0, probesInFlight - 1);
             if (State == CircuitState.HalfOpen)
             {
+                if (repeat && !breakNow && deferredProbes < repeatFailureProbes)
+                {
+                    deferredProbes++;
+                    deferred = true;
+                    return null;
+                }
+
                 return Open(now);
             }
         }
@@ -141,12 +164,18 @@ internal sealed class CircuitStateMachine
             return null;
         }
 
-        window.RecordFailure(now);
         if (breakNow)
         {
+            window.RecordFailure(now);
             return Open(now);
         }
 
+        if (repeat)
+        {
+            return null;
+        }
+
+        window.RecordFailure(now);
         var (successes, failures) = window.Totals(now);
         var total = successes + failures;
         return total >= minimumThroughput && failures >= failureRatio * total ? Open(now) : null;
@@ -171,6 +200,7 @@ internal sealed class CircuitStateMachine
         }
 
         probesInFlight = 0;
+        deferredProbes = 0;
         return MoveTo(CircuitState.HalfOpen, now, TimeSpan.Zero);
     }
 

@@ -16,6 +16,7 @@ internal sealed class EndpointCircuitBreaker : IDisposable
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly BreakerEndpoints endpoints;
+    private readonly FailureMemory failed;
     private TaskCompletionSource verdict = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ITimer? breakTimer;
     private string? lastFailure;
@@ -27,12 +28,22 @@ internal sealed class EndpointCircuitBreaker : IDisposable
         this.time = time;
         this.logger = logger;
         machine = new CircuitStateMachine(options, time);
+        DeferDelay = options.BreakDuration;
+        RepeatFailureProbes = options.RepeatFailureProbes;
+
+        // Remembered across a whole break cycle: a message returned while open is still known when it comes back as a probe.
+        failed = new FailureMemory(CircuitBreakerConstants.FailureMemoryCapacity, options.SamplingDuration + options.MaxBreakDuration);
         breakOn = [.. options.BreakOnExceptions.Select(ExceptionClassifier.Resolve)];
         endpoints = new BreakerEndpoints(name, time, logger);
         CircuitBreakerTelemetry.Track(this);
     }
 
     public string Name { get; }
+
+    /// <summary>How long a deferred probe waits in the delay ladder before it comes back (one <c>BreakDuration</c>).</summary>
+    public TimeSpan DeferDelay { get; }
+
+    private int RepeatFailureProbes { get; }
 
     public CircuitState State
     {
@@ -116,20 +127,38 @@ internal sealed class EndpointCircuitBreaker : IDisposable
         }
     }
 
-    /// <summary>Counts a transient failure; returns true when the breaker is no longer closed (the message goes back to the queue).</summary>
-    public bool OnFailure(bool probe, Exception exception)
+    /// <summary>Counts a transient failure as fresh evidence; returns true when the message must not fail as an ordinary attempt.</summary>
+    public bool OnFailure(bool probe, Exception exception) => OnFailure(probe, exception, messageId: null, failedBefore: false) != CircuitFailureVerdict.Failed;
+
+    /// <summary>
+    /// A transient failure of message <paramref name="messageId"/>. It is a repeat failure when the message
+    /// <paramref name="failedBefore"/> (it came back through the delay ladder) or this breaker saw it fail recently; a
+    /// repeat failure is not evidence of an outage (see <see cref="CircuitStateMachine.OnFailure(bool, bool, bool, out bool)"/>).
+    /// </summary>
+    public CircuitFailureVerdict OnFailure(bool probe, Exception exception, string? messageId, bool failedBefore)
     {
         var breakNow = breakOn.Length > 0 && Chain(exception).Any(e => breakOn.Any(t => t.IsAssignableFrom(e.GetType())));
         lock (gate)
         {
-            var transition = machine.OnFailure(probe, breakNow);
+            var now = time.GetUtcNow();
+            var repeat = failedBefore || failed.Contains(messageId, now);
+            failed.Remember(messageId, now);
+            var transition = machine.OnFailure(probe, breakNow, repeat, out var deferred);
+            if (deferred)
+            {
+                CircuitBreakerTelemetry.ProbeDeferred(Name);
+                CircuitBreakerLog.ProbeDeferred(logger, Name, messageId, machine.DeferredProbes, RepeatFailureProbes, DeferDelay, exception.GetType().Name);
+                ReleaseWaiters();
+                return CircuitFailureVerdict.Defer;
+            }
+
             if (transition is { To: CircuitState.Open })
             {
                 lastFailure = $"{exception.GetType().FullName}: {exception.Message}";
             }
 
             Apply(transition);
-            return machine.State != CircuitState.Closed;
+            return machine.State != CircuitState.Closed ? CircuitFailureVerdict.Requeue : CircuitFailureVerdict.Failed;
         }
     }
 
@@ -224,4 +253,17 @@ internal sealed class EndpointCircuitBreaker : IDisposable
             }
         }
     }
+}
+
+/// <summary>What becomes of a message that failed transiently, as the breaker sees it.</summary>
+internal enum CircuitFailureVerdict
+{
+    /// <summary>An ordinary failed attempt: redelivery handles it.</summary>
+    Failed,
+
+    /// <summary>The circuit is not closed: back to the queue untouched, no attempt counted.</summary>
+    Requeue,
+
+    /// <summary>A half-open probe that failed again: deferred through the delay ladder, no attempt counted, no verdict.</summary>
+    Defer,
 }

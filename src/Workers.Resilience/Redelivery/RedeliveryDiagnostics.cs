@@ -14,6 +14,7 @@ internal static class RedeliveryDiagnostics
     public const string HeldName = "workers.redelivery.held";
     public const string HeldEvent = "workers.redelivery.held";
     public const string HoldLimitEvent = "workers.redelivery.hold_limit";
+    public const string DeferredEvent = "workers.redelivery.deferred";
 
     public static readonly Counter<long> Scheduled = WorkersDiagnostics.Meter.CreateCounter<long>(
         ScheduledName, unit: "{message}", description: "Messages re-scheduled through the broker's delay ladder after a transient failure.");

@@ -69,6 +69,16 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
                 await next.Send(context).ConfigureAwait(false);
                 return;
             }
+            catch (CircuitBreaker.CircuitProbeDeferredException deferred) when (!context.CancellationToken.IsCancellationRequested)
+            {
+                await DeferAsync(context, deferred).ConfigureAwait(false);
+                if (!context.ReceiveContext.IsDelivered && !context.ReceiveContext.IsFaulted)
+                {
+                    await context.ReceiveContext.NotifyFaulted(deferred.InnerException ?? deferred).ConfigureAwait(false);
+                }
+
+                return;
+            }
             catch (Exception ex) when (!RequeueSignal.IsRequeue(ex, context.CancellationToken))
             {
                 tries++;
@@ -211,6 +221,39 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         {
             timeout?.Dispose();
         }
+    }
+
+    // A half-open probe that failed again: back through the delay ladder with its redelivery count unchanged (no attempt
+    // counted), confirmed before the original is acked. When the copy cannot be published, the message goes back to its
+    // queue untouched instead (the deferral exception is an OperationCanceledException: the transport requeues it).
+    private async Task DeferAsync(TContext context, CircuitBreaker.CircuitProbeDeferredException deferred)
+    {
+        if (!context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit))
+        {
+            ExceptionDispatchInfo.Capture(deferred).Throw();
+            return;
+        }
+
+        var queue = QueueName(context);
+        var redeliveries = TrustedRedeliveryCount(context, rabbit, settings.Options.MaxRedeliveryAttempts);
+        var properties = Copy(rabbit.Properties);
+        var headers = properties.Headers!;
+        headers[WorkersHeaders.RedeliveryCount] = redeliveries;
+        headers[WorkersHeaders.FirstFailure] = FaultHeaders.FormatTime(ReadTime(context.ReceiveContext.TransportHeaders, WorkersHeaders.FirstFailure) ?? settings.Time.GetUtcNow());
+        headers[WorkersHeaders.Destination] = queue;
+        using var timeout = new CancellationTokenSource(PublishTimeout, settings.Time);
+        try
+        {
+            await transport.PublishDelayedAsync(queue, deferred.Delay, context.ReceiveContext.Body.GetBytes(), properties, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception failure) when (failure is not OperationCanceledException || timeout.IsCancellationRequested || !context.CancellationToken.IsCancellationRequested)
+        {
+            RedeliveryLog.TransportFailed(settings.Logger, failure, context.MessageId, queue);
+            ExceptionDispatchInfo.Capture(deferred).Throw();
+        }
+
+        RedeliveryLog.Deferred(settings.Logger, context.MessageId, queue, deferred.Delay, redeliveries);
+        WorkersDiagnostics.AddEvent(RedeliveryDiagnostics.DeferredEvent, new("queue", queue), new("delay_ms", DelayLadder.Effective(deferred.Delay).TotalMilliseconds), new("redelivery", redeliveries));
     }
 
     private async Task DeadLetterAsync(

@@ -22,14 +22,16 @@ public sealed class CircuitBreakerOptionsTests
             MaxBreakDuration = TimeSpan.FromMinutes(1),
             BreakDurationFactor = 0.5,
             HalfOpenProbes = 0,
+            RepeatFailureProbes = -1,
         };
         options.BreakOnExceptions.Add("No.Such.Exception");
 
         var errors = options.Validate("Workers:Endpoints:orders:CircuitBreaker");
 
-        Assert.Equal(7, errors.Count);
+        Assert.Equal(8, errors.Count);
         Assert.All(errors, e => Assert.StartsWith("Workers:Endpoints:orders:CircuitBreaker:", e, StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("MaxBreakDuration", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("BreakOnExceptions:0", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("RepeatFailureProbes must be between 0 and 1000 (was -1)", StringComparison.Ordinal));
     }
 }

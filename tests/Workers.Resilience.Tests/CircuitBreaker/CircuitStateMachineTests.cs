@@ -226,4 +226,98 @@ public sealed class CircuitStateMachineTests
         Assert.Null(machine.OnSuccess(probe: false));
         Assert.Equal(CircuitState.HalfOpen, machine.State);
     }
+
+    [Fact]
+    public void RepeatFailures_AreNotEvidence_TheSameFewMessagesFailingAgainNeverOpen()
+    {
+        var machine = Create();
+        Run(machine, 0, 2);
+
+        // Two bad messages failing again and again: still two failures of two messages in the window.
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.Equal(CircuitDecision.Allow, machine.Enter(out _));
+            Assert.Null(machine.OnFailure(probe: false, breakNow: false, repeat: true, out var deferred));
+            Assert.False(deferred);
+        }
+
+        Assert.Equal(CircuitState.Closed, machine.State);
+        Assert.Equal((0, 2), machine.Totals);
+
+        // Fresh failures still open it as before: the third and fourth distinct messages reach MinimumThroughput (4).
+        Run(machine, 0, 2);
+        Assert.Equal(CircuitState.Open, machine.State);
+    }
+
+    [Fact]
+    public void RepeatFailure_OfABreakOnException_StillOpensAtOnce()
+    {
+        var machine = Create();
+        Assert.Equal(CircuitDecision.Allow, machine.Enter(out _));
+        Assert.Equal(CircuitState.Open, machine.OnFailure(probe: false, breakNow: true, repeat: true, out _)?.To);
+    }
+
+    [Fact]
+    public void ProbeThatFailsAgain_IsDeferred_NextProbeDecides()
+    {
+        var machine = Opened();
+        time.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(CircuitDecision.Probe, machine.Enter(out _));
+        Assert.Null(machine.OnFailure(probe: true, breakNow: false, repeat: true, out var deferred));
+        Assert.True(deferred);
+        Assert.Equal(CircuitState.HalfOpen, machine.State);
+        Assert.Equal(1, machine.DeferredProbes);
+
+        // The slot is free again: the next message probes; its success closes.
+        Assert.Equal(CircuitDecision.Probe, machine.Enter(out _));
+        Assert.Equal(CircuitState.Closed, machine.OnSuccess(probe: true)?.To);
+    }
+
+    [Fact]
+    public void FreshProbeFailure_AfterDeferredOnes_Reopens()
+    {
+        var machine = Opened();
+        time.Advance(TimeSpan.FromSeconds(5));
+        Assert.Equal(CircuitDecision.Probe, machine.Enter(out _));
+        machine.OnFailure(probe: true, breakNow: false, repeat: true, out _);
+
+        Assert.Equal(CircuitDecision.Probe, machine.Enter(out _));
+        var transition = machine.OnFailure(probe: true, breakNow: false, repeat: false, out var deferred);
+        Assert.False(deferred);
+        Assert.Equal(CircuitState.Open, transition?.To);
+        Assert.Equal(TimeSpan.FromSeconds(10), transition!.Value.BreakDuration);
+    }
+
+    [Fact]
+    public void RepeatProbeFailures_BeyondTheLimit_Reopen_AndTheLimitStartsAgainAtTheNextHalfOpen()
+    {
+        var machine = Create(o => o.RepeatFailureProbes = 3);
+        Run(machine, 0, 4);
+        for (var round = 0; round < 2; round++)
+        {
+            time.Advance(machine.OpenUntil!.Value - time.GetUtcNow());
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(CircuitDecision.Probe, machine.Enter(out _));
+                machine.OnFailure(probe: true, breakNow: false, repeat: true, out var deferred);
+                Assert.True(deferred, $"round {round}, probe {i}");
+            }
+
+            // A whole queue of messages failing again looks like an outage after all.
+            Assert.Equal(CircuitDecision.Probe, machine.Enter(out _));
+            Assert.Equal(CircuitState.Open, machine.OnFailure(probe: true, breakNow: false, repeat: true, out var reopened)?.To);
+            Assert.False(reopened);
+        }
+    }
+
+    [Fact]
+    public void NoRepeatFailureProbes_EveryProbeFailureReopens()
+    {
+        var machine = Create(o => o.RepeatFailureProbes = 0);
+        Run(machine, 0, 4);
+        time.Advance(TimeSpan.FromSeconds(5));
+        Assert.Equal(CircuitDecision.Probe, machine.Enter(out _));
+        Assert.Equal(CircuitState.Open, machine.OnFailure(probe: true, breakNow: false, repeat: true, out _)?.To);
+    }
 }

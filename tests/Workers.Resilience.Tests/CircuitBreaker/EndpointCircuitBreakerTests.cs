@@ -108,6 +108,54 @@ public sealed class EndpointCircuitBreakerTests : IDisposable
     }
 
     [Fact]
+    public async Task TheSameMessageFailingAgain_CountsOnce_ByItsId()
+    {
+        var breaker = Create();
+
+        // One message, failing over and over (immediate retries, returns): one failure of one message, below MinimumThroughput (2).
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.False(await breaker.EnterAsync(CancellationToken.None));
+            Assert.Equal(CircuitFailureVerdict.Failed, breaker.OnFailure(false, new InvalidOperationException("bad"), "m-1", failedBefore: false));
+        }
+
+        Assert.Equal(CircuitState.Closed, breaker.State);
+        Assert.Equal(1, registry.Find("orders")!.Failures);
+
+        // A message that came back through the delay ladder has failed before, even if this process never saw it.
+        Assert.False(await breaker.EnterAsync(CancellationToken.None));
+        Assert.Equal(CircuitFailureVerdict.Failed, breaker.OnFailure(false, new InvalidOperationException("bad"), "m-2", failedBefore: true));
+        Assert.Equal(CircuitState.Closed, breaker.State);
+
+        // A second fresh message trips it, as before.
+        Assert.False(await breaker.EnterAsync(CancellationToken.None));
+        Assert.Equal(CircuitFailureVerdict.Requeue, breaker.OnFailure(false, new InvalidOperationException("down"), "m-3", failedBefore: false));
+        Assert.Equal(CircuitState.Open, breaker.State);
+    }
+
+    [Fact]
+    public async Task ProbeThatFailsAgain_IsDeferred_AndReleasesAWaitingMessage_AsTheNextProbe()
+    {
+        var breaker = Create();
+        Assert.False(await breaker.EnterAsync(CancellationToken.None));
+        breaker.OnFailure(false, new InvalidOperationException("bad"), "bad-1", failedBefore: false);
+        Assert.False(await breaker.EnterAsync(CancellationToken.None));
+        Assert.Equal(CircuitFailureVerdict.Requeue, breaker.OnFailure(false, new InvalidOperationException("bad"), "bad-2", failedBefore: false));
+        time.Advance(TimeSpan.FromSeconds(5));
+        Assert.True(await breaker.EnterAsync(CancellationToken.None));
+        var waiting = breaker.EnterAsync(CancellationToken.None).AsTask();
+
+        // The probe is bad-2 again, back at the head of the queue: not a verdict on the dependency.
+        Assert.Equal(CircuitFailureVerdict.Defer, breaker.OnFailure(probe: true, new InvalidOperationException("bad"), "bad-2", failedBefore: false));
+        Assert.Equal(TimeSpan.FromSeconds(5), breaker.DeferDelay);
+
+        Assert.True(await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        Assert.Equal(CircuitState.HalfOpen, breaker.State);
+        breaker.OnSuccess(probe: true);
+        Assert.Equal(CircuitState.Closed, breaker.State);
+    }
+
+    [Fact]
     public async Task WaitingMessage_HonoursItsCancellation()
     {
         var breaker = Create();
