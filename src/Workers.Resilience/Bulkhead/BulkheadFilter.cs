@@ -1,6 +1,7 @@
 using System.Reflection;
 using MassTransit;
 using Microsoft.Extensions.Logging;
+using Workers.Resilience.Classification;
 using Workers.Resilience.Telemetry;
 
 namespace Workers.Resilience.Bulkhead;
@@ -86,6 +87,15 @@ internal sealed class BulkheadFilter : IFilter<ConsumeContext>
 
     private async Task MoveToBackAsync(ConsumeContext context)
     {
+        // Under the redelivery stage: a byte-exact copy through the delay ladder's shortest step, every header and the
+        // trusted attempt count kept (a plain forward re-serialises the message without its transport headers, and a copy
+        // that did not come back through the ladder restarts its count at 0 — each bounce gave a failing message more
+        // attempts). The ladder's step also spaces the bounces of a saturated consumer's overflow.
+        if (context.TryGetPayload<DeferralAvailable>(out _))
+        {
+            throw new DeferredDeliveryException($"bulkhead overflow of '{bulkhead.Consumer}'", TimeSpan.Zero);
+        }
+
         var queue = await context.GetSendEndpoint(context.ReceiveContext.InputAddress).ConfigureAwait(false);
         foreach (var forward in forwarders)
         {

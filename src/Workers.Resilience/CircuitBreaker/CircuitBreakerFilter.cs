@@ -50,7 +50,7 @@ internal sealed class CircuitBreakerFilter : IFilter<ConsumeContext>
                 case CircuitFailureVerdict.Requeue:
                     throw new CircuitBreakerOpenException($"Circuit '{breaker.Name}' opened: the failed message is returned to the queue without counting an attempt.", ex);
                 case CircuitFailureVerdict.Defer:
-                    throw new CircuitProbeDeferredException($"Circuit '{breaker.Name}': the probe failed again; the message is deferred for {breaker.DeferDelay} without counting an attempt.", breaker.DeferDelay, ex);
+                    throw new DeferredDeliveryException($"circuit '{breaker.Name}': the probe failed again", breaker.DeferDelay, ex);
                 default:
                     throw;
             }
@@ -76,6 +76,6 @@ internal sealed class CircuitBreakerFilter : IFilter<ConsumeContext>
         && exchange.StartsWith(Redelivery.DelayLadder.Prefix + ".", StringComparison.Ordinal);
 
     internal static bool IsRequeueSignal(Exception exception, CancellationToken consumeToken) =>
-        exception is CircuitBreakerOpenException or CircuitProbeDeferredException or BulkheadRejectedException or DependencyUnavailableException
+        exception is CircuitBreakerOpenException or DeferredDeliveryException or BulkheadRejectedException or DependencyUnavailableException
         || (exception is OperationCanceledException && consumeToken.IsCancellationRequested);
 }

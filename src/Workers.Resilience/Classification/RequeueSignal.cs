@@ -12,6 +12,6 @@ namespace Workers.Resilience.Classification;
 internal static class RequeueSignal
 {
     public static bool IsRequeue(Exception exception, CancellationToken messageToken) =>
-        exception is CircuitBreakerOpenException or CircuitBreaker.CircuitProbeDeferredException or BulkheadRejectedException or RedeliveryUnavailableException or DependencyUnavailableException
+        exception is CircuitBreakerOpenException or DeferredDeliveryException or BulkheadRejectedException or RedeliveryUnavailableException or DependencyUnavailableException
         || (exception is OperationCanceledException && messageToken.IsCancellationRequested);
 }

@@ -61,6 +61,7 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
     {
         // The endpoint's one classifier: the inner stages (circuit breaker) decide "permanent" with it too.
         context.AddOrUpdatePayload(() => classifier, _ => classifier);
+        context.GetOrAddPayload(() => DeferralAvailable.Instance);
         var tries = 0;
         while (true)
         {
@@ -69,7 +70,7 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
                 await next.Send(context).ConfigureAwait(false);
                 return;
             }
-            catch (CircuitBreaker.CircuitProbeDeferredException deferred) when (!context.CancellationToken.IsCancellationRequested)
+            catch (DeferredDeliveryException deferred) when (!context.CancellationToken.IsCancellationRequested)
             {
                 await DeferAsync(context, deferred).ConfigureAwait(false);
                 if (!context.ReceiveContext.IsDelivered && !context.ReceiveContext.IsFaulted)
@@ -223,10 +224,10 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         }
     }
 
-    // A half-open probe that failed again: back through the delay ladder with its redelivery count unchanged (no attempt
-    // counted), confirmed before the original is acked. When the copy cannot be published, the message goes back to its
+    // A half-open probe that failed again, or bulkhead overflow moved to the back: a byte-exact copy back through the delay
+    // ladder with its redelivery count unchanged (no attempt counted), confirmed before the original is acked. When the copy cannot be published, the message goes back to its
     // queue untouched instead (the deferral exception is an OperationCanceledException: the transport requeues it).
-    private async Task DeferAsync(TContext context, CircuitBreaker.CircuitProbeDeferredException deferred)
+    private async Task DeferAsync(TContext context, DeferredDeliveryException deferred)
     {
         if (!context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit))
         {
@@ -252,8 +253,8 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
             ExceptionDispatchInfo.Capture(deferred).Throw();
         }
 
-        RedeliveryLog.Deferred(settings.Logger, context.MessageId, queue, deferred.Delay, redeliveries);
-        WorkersDiagnostics.AddEvent(RedeliveryDiagnostics.DeferredEvent, new("queue", queue), new("delay_ms", DelayLadder.Effective(deferred.Delay).TotalMilliseconds), new("redelivery", redeliveries));
+        RedeliveryLog.Deferred(settings.Logger, context.MessageId, queue, DelayLadder.Effective(deferred.Delay), redeliveries, deferred.Reason);
+        WorkersDiagnostics.AddEvent(RedeliveryDiagnostics.DeferredEvent, new("queue", queue), new("delay_ms", DelayLadder.Effective(deferred.Delay).TotalMilliseconds), new("redelivery", redeliveries), new("reason", deferred.Reason));
     }
 
     private async Task DeadLetterAsync(

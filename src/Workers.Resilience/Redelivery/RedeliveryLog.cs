@@ -35,6 +35,6 @@ internal static partial class RedeliveryLog
     [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Broker {Product} {Version} meets the requirements; delay ladder of {Levels} levels ready")]
     public static partial void BrokerVerified(ILogger logger, string product, string version, int levels);
 
-    [LoggerMessage(EventId = 3011, Level = LogLevel.Debug, Message = "Message {MessageId} on queue {Queue} deferred through the delay ladder for {Delay} (redelivery count stays {Redeliveries}): a half-open probe that failed again")]
-    public static partial void Deferred(ILogger logger, Guid? messageId, string queue, TimeSpan delay, int redeliveries);
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Debug, Message = "Message {MessageId} on queue {Queue} deferred through the delay ladder for {Delay} (redelivery count stays {Redeliveries}): {Reason}")]
+    public static partial void Deferred(ILogger logger, Guid? messageId, string queue, TimeSpan delay, int redeliveries, string reason);
 }

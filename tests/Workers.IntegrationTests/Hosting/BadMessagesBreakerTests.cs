@@ -137,6 +137,49 @@ public sealed class BadMessagesBreakerTests(ITestOutputHelper output)
         Assert.Null(await vhost.CountReadyAsync(SampleHost.OrdersQueue + "_error", TestContext.Current.CancellationToken));
     }
 
+    [Fact]
+    public async Task BulkheadMovingOverflowToTheBack_KeepsEachMessagesAttemptCount()
+    {
+        await using var vhost = new RabbitMqTestVhost();
+        await vhost.InitializeAsync();
+        await using var database = new PostgresTestDatabase();
+        await database.InitializeAsync();
+        var ledger = new OrderLedger();
+        var settings = new Dictionary<string, string?>(SampleSettings)
+        {
+            ["Sample:Payment:LatencyMs"] = "20",
+            ["Workers:Defaults:Redelivery:MaxRedeliveryAttempts"] = "3",
+
+            // Eight deliveries at once for two permits: most of them overflow and move to the back, again and again.
+            ["Workers:Endpoints:submit-order:ConcurrentMessageLimit"] = "8",
+            ["Workers:Endpoints:submit-order:PrefetchCount"] = "8",
+            ["Workers:Endpoints:submit-order:Bulkhead:PermitLimit"] = "2",
+            ["Workers:Endpoints:submit-order:Bulkhead:QueueLimit"] = "0",
+            ["Workers:Endpoints:submit-order:Bulkhead:Overflow"] = "MoveToBack",
+        };
+        var transitions = new TransitionRecorder();
+        using var host = BuildHost(vhost.Uri, database.ConnectionString, ledger, settings, transitions);
+        await host.StartAsync(TestContext.Current.CancellationToken);
+
+        var bad = Enumerable.Range(0, Bad).Select(i => new SubmitOrder(Guid.NewGuid(), $"flaky-1000000-bad-{i}", 1m)).ToList();
+        var healthy = Enumerable.Range(0, 300).Select(i => new SubmitOrder(Guid.NewGuid(), $"customer-{i}", 10m + i)).ToList();
+        var bus = host.Services.GetRequiredService<IBus>();
+        await Task.WhenAll(bad.Concat(healthy).Select(o => bus.Publish(o, TestContext.Current.CancellationToken)));
+
+        await Eventually.HoldsAsync(() => healthy.All(o => ledger.AcceptedOrders.ContainsKey(o.OrderId)), Bound, "every healthy order accepted", TestContext.Current.CancellationToken);
+        await vhost.WaitForReadyCountAsync(SampleHost.OrdersQueue + "_error", Bad, Bound, TestContext.Current.CancellationToken);
+        var moved = host.Services.GetRequiredService<BulkheadRegistry>().GetSnapshots().Sum(b => b.Rejected);
+        await host.StopAsync(TestContext.Current.CancellationToken);
+
+        var attempts = bad.Select(o => ledger.Attempts.GetValueOrDefault(o.OrderId)).ToList();
+        output.WriteLine($"{moved} overflow moves; attempts of the bad orders: {string.Join(", ", attempts)}");
+        Assert.True(moved > 0, "the bulkhead moved overflow to the back");
+
+        // A move to the back is not an attempt and does not reset the count: first delivery + 3 redeliveries, exactly.
+        Assert.All(attempts, n => Assert.Equal(4, n));
+        Assert.All(healthy, o => Assert.Equal(1, ledger.AcceptedOrders[o.OrderId]));
+    }
+
     private static IHost BuildHost(Uri broker, string database, OrderLedger ledger, Dictionary<string, string?> settings, TransitionRecorder transitions)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Testing" });
