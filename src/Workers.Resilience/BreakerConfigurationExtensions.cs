@@ -41,7 +41,7 @@ public static class BreakerConfigurationExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new CircuitBreakerRegistry(
             sp.GetRequiredService<TimeProvider>(), sp.GetService<ILoggerFactory>(), sp.GetService<ExceptionClassificationOptions>()));
-        services.TryAddSingleton(sp => new BulkheadRegistry(sp.GetService<ILoggerFactory>()));
+        services.TryAddSingleton(sp => new BulkheadRegistry(sp.GetService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new ConsumerTimeoutRegistry(sp.GetRequiredService<TimeProvider>(), sp.GetService<ILoggerFactory>()));
         services.TryAddSingleton<CircuitBreakerHealthCheck>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IBusObserver, CircuitBreakerBusObserver>(sp => new CircuitBreakerBusObserver(sp.GetRequiredService<CircuitBreakerRegistry>())));

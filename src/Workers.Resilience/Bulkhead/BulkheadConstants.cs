@@ -12,6 +12,13 @@ public static class BulkheadConstants
     /// <summary>Default <see cref="BulkheadOptions.Overflow"/>: <see cref="BulkheadOverflow.Requeue"/>.</summary>
     public const BulkheadOverflow DefaultOverflow = BulkheadOverflow.Requeue;
 
+    /// <summary>
+    /// How long an overflowing message is held before <see cref="BulkheadOverflow.Requeue"/> returns it: the broker
+    /// redelivers a requeued message at once, so without the pause a saturated consumer's overflow would cycle between
+    /// broker and worker at network speed.
+    /// </summary>
+    internal static readonly TimeSpan RequeuePause = TimeSpan.FromSeconds(1);
+
     /// <summary>Largest accepted <see cref="BulkheadOptions.PermitLimit"/>.</summary>
     public const int MaxPermitLimit = 10_000;
 

@@ -18,10 +18,12 @@ internal sealed class BulkheadFilter : IFilter<ConsumeContext>
     private readonly ConsumerMessageTypes messageTypes;
     private readonly Func<ConsumeContext, ISendEndpoint, Task<bool>>[] forwarders;
     private readonly ILogger logger;
+    private readonly TimeProvider time;
 
     public BulkheadFilter(BulkheadRegistry registry, BulkheadSettings settings)
     {
         logger = registry.Logger;
+        time = registry.Time;
         bulkhead = registry.GetOrAdd(settings.Consumer, settings.Options);
         messageTypes = settings.MessageTypes;
         forwarders = [.. messageTypes.Types.Select(t => ForwardMethod.MakeGenericMethod(t).CreateDelegate<Func<ConsumeContext, ISendEndpoint, Task<bool>>>())];
@@ -52,6 +54,9 @@ internal sealed class BulkheadFilter : IFilter<ConsumeContext>
             WorkersDiagnostics.AddEvent("workers.bulkhead.rejected", new("consumer", bulkhead.Consumer), new("overflow", bulkhead.Overflow.ToString()));
             if (bulkhead.Overflow != BulkheadOverflow.MoveToBack)
             {
+                // Held for a moment first: the broker would hand it straight back (a busy loop at network speed).
+                // A stop cancels the pause, and the cancellation requeues it as well.
+                await Task.Delay(BulkheadConstants.RequeuePause, time, context.CancellationToken).ConfigureAwait(false);
                 throw new BulkheadRejectedException($"The bulkhead of '{bulkhead.Consumer}' is full: the message is returned to the queue.");
             }
 

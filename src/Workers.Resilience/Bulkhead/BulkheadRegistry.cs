@@ -16,11 +16,23 @@ public sealed class BulkheadRegistry : IDisposable
     /// <summary>Creates the registry.</summary>
     /// <param name="loggerFactory">Where limit changes and overflows are logged; null for none.</param>
     public BulkheadRegistry(ILoggerFactory? loggerFactory = null)
+        : this(loggerFactory, TimeProvider.System)
     {
+    }
+
+    /// <summary>Creates the registry on a clock.</summary>
+    /// <param name="loggerFactory">Where limit changes and overflows are logged; null for none.</param>
+    /// <param name="timeProvider">The clock of the pause before an overflowing message is requeued.</param>
+    public BulkheadRegistry(ILoggerFactory? loggerFactory, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(timeProvider);
         Logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Workers.Resilience.Bulkhead");
+        Time = timeProvider;
     }
 
     internal ILogger Logger { get; }
+
+    internal TimeProvider Time { get; }
 
     /// <summary>The state of every bulkhead, ordered by consumer.</summary>
     public IReadOnlyList<BulkheadSnapshot> GetSnapshots() =>

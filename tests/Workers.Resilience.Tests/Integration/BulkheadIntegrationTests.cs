@@ -219,7 +219,16 @@ public sealed class BulkheadIntegrationTests(RabbitMqTestVhost vhost, ITestOutpu
         var bulkheads = bus.Services.GetRequiredService<BulkheadRegistry>();
 
         await bus.SendAsync(queue, Enumerable.Range(1, 5).Select(i => new SlowMessage(i)), ct);
-        await BreakerTestBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 1, Rejected: > 10 }, Wait, "overflow requeued", ct);
+        await BreakerTestBus.WaitUntilAsync(() => bulkheads.Find(Slow) is { InFlight: 1, Rejected: > 0 }, Wait, "overflow requeued", ct);
+
+        // Not a busy loop: the three prefetch slots beside the running message each hold their overflow for the requeue
+        // pause (1 s) before the nack, so 9 more requeues take at least 2 s — without the pause they took milliseconds.
+        var before = bulkheads.Find(Slow)!.Rejected;
+        var watch = Stopwatch.StartNew();
+        await BreakerTestBus.WaitUntilAsync(() => bulkheads.Find(Slow)!.Rejected >= before + 9, Wait, "nine more requeues", ct);
+        var elapsed = watch.Elapsed;
+        output.WriteLine($"9 requeues of the overflow in {elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(elapsed >= TimeSpan.FromSeconds(1.9), $"9 requeues of 3 overflowing messages in {elapsed.TotalMilliseconds:F0} ms: the overflow cycles without the pause");
         Assert.Null(await bus.InspectQueueAsync(queue + "_error", ct));
         Assert.Empty(probe.SlowConsumed);
 
