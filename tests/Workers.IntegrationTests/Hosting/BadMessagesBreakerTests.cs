@@ -61,7 +61,7 @@ public sealed class BadMessagesBreakerTests(ITestOutputHelper output)
         {
             ["Workers:Endpoints:submit-order:CircuitBreaker:MinimumThroughput"] = minimumThroughput.ToString(CultureInfo.InvariantCulture),
         };
-        using var host = BuildHost(vhost.Uri, database.ConnectionString, ledger, settings, transitions);
+        using var host = SampleTestHost.Build(vhost.Uri, database.ConnectionString, ledger, settings, transitions);
         await host.StartAsync(TestContext.Current.CancellationToken);
 
         // Ten orders whose payment always fails with a transient error, just ahead of the healthy ones.
@@ -116,7 +116,7 @@ public sealed class BadMessagesBreakerTests(ITestOutputHelper output)
         var ledger = new OrderLedger();
         var settings = new Dictionary<string, string?>(SampleSettings) { ["Sample:Payment:Down"] = "true" };
         var transitions = new TransitionRecorder();
-        using var host = BuildHost(vhost.Uri, database.ConnectionString, ledger, settings, transitions);
+        using var host = SampleTestHost.Build(vhost.Uri, database.ConnectionString, ledger, settings, transitions);
         await host.StartAsync(TestContext.Current.CancellationToken);
 
         var orders = Enumerable.Range(0, 500).Select(i => new SubmitOrder(Guid.NewGuid(), $"customer-{i}", 10m + i)).ToList();
@@ -158,7 +158,7 @@ public sealed class BadMessagesBreakerTests(ITestOutputHelper output)
             ["Workers:Endpoints:submit-order:Bulkhead:Overflow"] = "MoveToBack",
         };
         var transitions = new TransitionRecorder();
-        using var host = BuildHost(vhost.Uri, database.ConnectionString, ledger, settings, transitions);
+        using var host = SampleTestHost.Build(vhost.Uri, database.ConnectionString, ledger, settings, transitions);
         await host.StartAsync(TestContext.Current.CancellationToken);
 
         var bad = Enumerable.Range(0, Bad).Select(i => new SubmitOrder(Guid.NewGuid(), $"flaky-1000000-bad-{i}", 1m)).ToList();
@@ -178,27 +178,6 @@ public sealed class BadMessagesBreakerTests(ITestOutputHelper output)
         // A move to the back is not an attempt and does not reset the count: first delivery + 3 redeliveries, exactly.
         Assert.All(attempts, n => Assert.Equal(4, n));
         Assert.All(healthy, o => Assert.Equal(1, ledger.AcceptedOrders[o.OrderId]));
-    }
-
-    private static IHost BuildHost(Uri broker, string database, OrderLedger ledger, Dictionary<string, string?> settings, TransitionRecorder transitions)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Testing" });
-        var configuration = new Dictionary<string, string?>
-        {
-            ["Workers:RabbitMq:Uri"] = broker.ToString(),
-            ["Workers:Postgres:ConnectionString"] = database,
-            ["Workers:ShutdownTimeout"] = "00:00:20",
-        };
-        foreach (var (key, value) in settings)
-        {
-            configuration[key] = value;
-        }
-
-        builder.Configuration.AddInMemoryCollection(configuration);
-        builder.Services.AddSingleton(ledger);
-        builder.Logging.AddProvider(transitions);
-        builder.AddSample();
-        return builder.Build();
     }
 
     /// <summary>This host's circuit transitions (log events 4100 opened, 4101 half-open, 4102 closed) with their moments.</summary>

@@ -126,25 +126,8 @@ public sealed class SampleHostTests
         Assert.Equal("classic", (await vhost.GetQueueAsync(SampleHost.NotificationsQueue, TestContext.Current.CancellationToken))?.Type);
     }
 
-    private static IHost BuildHost(Uri broker, string database, OrderLedger ledger, Dictionary<string, string?> settings)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Testing" });
-        var configuration = new Dictionary<string, string?>
-        {
-            ["Workers:RabbitMq:Uri"] = broker.ToString(),
-            ["Workers:Postgres:ConnectionString"] = database,
-            ["Workers:ShutdownTimeout"] = "00:00:20",
-        };
-        foreach (var (key, value) in settings)
-        {
-            configuration[key] = value;
-        }
-
-        builder.Configuration.AddInMemoryCollection(configuration);
-        builder.Services.AddSingleton(ledger);
-        builder.AddSample();
-        return builder.Build();
-    }
+    private static IHost BuildHost(Uri broker, string database, OrderLedger ledger, Dictionary<string, string?> settings) =>
+        SampleTestHost.Build(broker, database, ledger, settings);
 
     // The consumers' effects in the database: (order, kind) → how many times applied.
     private static async Task<Dictionary<(Guid, string), int>> EffectCounts(string connectionString)

@@ -111,5 +111,5 @@ public sealed class OutboxQuarantineTests(PostgresTestDatabase database, RabbitM
         Db.ScalarAsync<string>(database.ConnectionString, "SELECT quarantine_reason FROM workers_outbox WHERE id = @id", Ct, ("id", id));
 
     private Task<long> CountAsync(string condition, IReadOnlyList<Guid> ids) =>
-        Db.ScalarAsync<long>(database.ConnectionString, $"SELECT count(*) FROM workers_outbox WHERE id = ANY(@ids) AND {condition}", Ct, ("ids", ids.ToArray()));
+        Db.CountOutboxAsync(database.ConnectionString, condition, ids, Ct);
 }

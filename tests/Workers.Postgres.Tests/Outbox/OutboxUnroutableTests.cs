@@ -74,5 +74,5 @@ public sealed class OutboxUnroutableTests(PostgresTestDatabase database, RabbitM
     }
 
     private Task<long> CountAsync(string condition, IReadOnlyList<Guid> ids) =>
-        Db.ScalarAsync<long>(database.ConnectionString, $"SELECT count(*) FROM workers_outbox WHERE id = ANY(@ids) AND {condition}", Ct, ("ids", ids.ToArray()));
+        Db.CountOutboxAsync(database.ConnectionString, condition, ids, Ct);
 }

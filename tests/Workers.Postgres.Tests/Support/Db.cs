@@ -5,6 +5,10 @@ namespace Workers.Postgres.Tests.Support;
 /// <summary>Direct SQL for assertions.</summary>
 public static class Db
 {
+    /// <summary>Outbox rows among <paramref name="ids"/> that meet <paramref name="condition"/> (bracketed: an OR in it cannot escape the id filter).</summary>
+    public static Task<long> CountOutboxAsync(string connectionString, string condition, IReadOnlyList<Guid> ids, CancellationToken cancellationToken) =>
+        ScalarAsync<long>(connectionString, $"SELECT count(*) FROM workers_outbox WHERE id = ANY(@ids) AND ({condition})", cancellationToken, ("ids", ids.ToArray()));
+
     public static async Task<T> ScalarAsync<T>(string connectionString, string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
     {
         await using var connection = new NpgsqlConnection(connectionString);
