@@ -1,5 +1,6 @@
 using MassTransit;
 using Workers.Resilience.Classification;
+using Workers.Resilience.DeadLetter;
 
 namespace Workers.Resilience.CircuitBreaker;
 
@@ -45,7 +46,7 @@ internal sealed class CircuitBreakerFilter : IFilter<ConsumeContext>
         }
         catch (Exception ex)
         {
-            switch (breaker.OnFailure(probe, ex, MessageId(context), ArrivedThroughTheLadder(context)))
+            switch (breaker.OnFailure(probe, ex, MessageId(context), FailedBefore(context)))
             {
                 case CircuitFailureVerdict.Requeue:
                     throw new CircuitBreakerOpenException($"Circuit '{breaker.Name}' opened: the failed message is returned to the queue without counting an attempt.", ex);
@@ -69,11 +70,17 @@ internal sealed class CircuitBreakerFilter : IFilter<ConsumeContext>
         context.MessageId?.ToString()
         ?? (context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit) ? rabbit.Properties.MessageId : null);
 
-    // A message the delay ladder handed back has failed before (a redelivery, or a deferred probe): not fresh evidence.
-    private static bool ArrivedThroughTheLadder(ConsumeContext context) =>
+    private static bool FailedBefore(ConsumeContext context) =>
         context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit)
-        && rabbit.Exchange is { } exchange
-        && exchange.StartsWith(Redelivery.DelayLadder.Prefix + ".", StringComparison.Ordinal);
+        && FailedBefore(rabbit.Exchange, context.ReceiveContext.TransportHeaders.TryGetHeader(WorkersHeaders.FirstFailure, out _));
+
+    /// <summary>
+    /// Whether a delivery has failed before, by what Workers itself wrote: the delay ladder handed it back (only Workers
+    /// publishes there) carrying a first-failure time (a redelivery, or a deferred probe — not a bulkhead move of a
+    /// message that never failed). A producer's header on any other delivery is not believed.
+    /// </summary>
+    internal static bool FailedBefore(string? exchange, bool hasFirstFailure) =>
+        hasFirstFailure && exchange is not null && exchange.StartsWith(Redelivery.DelayLadder.Prefix + ".", StringComparison.Ordinal);
 
     internal static bool IsRequeueSignal(Exception exception, CancellationToken consumeToken) =>
         exception is CircuitBreakerOpenException or DeferredDeliveryException or BulkheadRejectedException or DependencyUnavailableException

@@ -240,7 +240,13 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         var properties = Copy(rabbit.Properties);
         var headers = properties.Headers!;
         headers[WorkersHeaders.RedeliveryCount] = redeliveries;
-        headers[WorkersHeaders.FirstFailure] = FaultHeaders.FormatTime(ReadTime(context.ReceiveContext.TransportHeaders, WorkersHeaders.FirstFailure) ?? settings.Time.GetUtcNow());
+        if (deferred.InnerException is not null)
+        {
+            // A deferred probe failed: it carries its first failure like a redelivery. A bulkhead move of a message that
+            // never failed keeps what it had, so that its first real failure still counts as fresh evidence.
+            headers[WorkersHeaders.FirstFailure] = FaultHeaders.FormatTime(ReadTime(context.ReceiveContext.TransportHeaders, WorkersHeaders.FirstFailure) ?? settings.Time.GetUtcNow());
+        }
+
         headers[WorkersHeaders.Destination] = queue;
         using var timeout = new CancellationTokenSource(PublishTimeout, settings.Time);
         try
