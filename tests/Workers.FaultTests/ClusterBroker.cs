@@ -35,6 +35,8 @@ internal sealed class ClusterBroker(LocalRabbitMqCluster cluster) : IFaultBroker
 
     public IDictionary<string, object?>? AuditQueueArguments { get; } = new Dictionary<string, object?> { ["x-queue-type"] = "quorum" };
 
+    public IDictionary<string, object?>? DeadLetterQueueArguments { get; } = FaultQueues.QuorumDeadLetterArguments();
+
     /// <summary>The fixture started the cluster: waits (bounded) until the management API reports every node running.</summary>
     public Task EnsureRunningAsync(CancellationToken cancellationToken) =>
         FaultScenario.WaitUntilAsync(

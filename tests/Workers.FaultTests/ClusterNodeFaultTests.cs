@@ -13,6 +13,7 @@ namespace Workers.FaultTests;
 /// then the node is started again and rejoins its queues. The producer and the observer use node 3, never killed.
 /// </summary>
 [Collection(FaultCollection.Name)]
+[Trait(FaultTraits.Broker, FaultTraits.SingleVersion)] // the local cluster is RabbitMQ 3.10 (no 4.0 cluster here)
 public sealed class ClusterNodeFaultTests(LocalRabbitMqCluster cluster, FaultReport report) : IClassFixture<LocalRabbitMqCluster>
 {
     private static readonly string[] Queues = ["submit-order", "order-accepted"];

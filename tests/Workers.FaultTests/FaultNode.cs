@@ -8,7 +8,10 @@ namespace Workers.FaultTests;
 /// The fault suite's own RabbitMQ node (<c>fault1</c>, AMQP 5691, dist 25691, no management plugin), shared by every
 /// scenario through the collection: each scenario gets its own vhost on it. Kills and restarts only ever hit this node,
 /// never the shared broker. <c>WORKERS_FAULT_NODE=name:amqp:dist</c> (e.g. <c>fault2:5692:25692</c>) gives it another
-/// name and ports, so that two fault runs can share a machine.
+/// name and ports, so that two fault runs can share a machine. <c>WORKERS_PRIVATE_BROKER=4.0</c> runs it on RabbitMQ 4.0
+/// from the Debian 13 root (<see cref="RabbitMqRuntime"/>; node <c>fault4</c>, AMQP 5695, dist 25695 by default) with
+/// quorum endpoint queues, as users deploy 4.x; the scenarios that do not depend on the broker version are not run
+/// there (<see cref="FaultTraits"/>).
 /// </summary>
 public sealed class FaultNode : RabbitMqPrivateNode, IFaultBroker
 {
@@ -18,19 +21,37 @@ public sealed class FaultNode : RabbitMqPrivateNode, IFaultBroker
     /// <summary>Node name, AMQP and distribution port when <see cref="NodeVariable"/> is not set.</summary>
     public const string DefaultNode = "fault1:5691:25691";
 
+    /// <summary>The node on RabbitMQ 4.0 when <see cref="NodeVariable"/> is not set (its own name: both may exist on one machine).</summary>
+    public const string DefaultNode4 = "fault4:5695:25695";
+
     public FaultNode()
-        : this(Parse(Environment.GetEnvironmentVariable(NodeVariable) is { Length: > 0 } value ? value : DefaultNode))
+        : this(RabbitMqRuntime.FromEnvironment())
     {
     }
 
-    private FaultNode((string Name, int Amqp, int Dist) node)
-        : base(node.Name, node.Amqp, node.Dist)
+    private FaultNode(RabbitMqRuntime runtime)
+        : this(Parse(Environment.GetEnvironmentVariable(NodeVariable) is { Length: > 0 } value ? value : runtime.Version == "4.0" ? DefaultNode4 : DefaultNode), runtime)
     {
     }
 
-    IReadOnlyDictionary<string, string> IFaultBroker.WorkerSettings { get; } = new Dictionary<string, string>();
+    private FaultNode((string Name, int Amqp, int Dist) node, RabbitMqRuntime runtime)
+        : base(node.Name, node.Amqp, node.Dist, runtime)
+    {
+        // On 4.x the endpoints are quorum queues (what users deploy, and where the broker's delivery limit applies);
+        // the observer's audit queue too, so that the test's own record has the same durability.
+        Quorum = runtime.Version == "4.0";
+        WorkerSettings = Quorum ? new Dictionary<string, string> { ["Workers__Defaults__QueueType"] = "Quorum" } : new Dictionary<string, string>();
+    }
 
-    IDictionary<string, object?>? IFaultBroker.AuditQueueArguments => null;
+    /// <summary>Whether the workers' endpoint queues are quorum queues (on RabbitMQ 4.0).</summary>
+    public bool Quorum { get; }
+
+    /// <inheritdoc cref="IFaultBroker.WorkerSettings" />
+    public IReadOnlyDictionary<string, string> WorkerSettings { get; }
+
+    IDictionary<string, object?>? IFaultBroker.AuditQueueArguments => Quorum ? new Dictionary<string, object?> { ["x-queue-type"] = "quorum" } : null;
+
+    IDictionary<string, object?>? IFaultBroker.DeadLetterQueueArguments => Quorum ? FaultQueues.QuorumDeadLetterArguments() : null;
 
     /// <summary>Parses <c>name:amqp:dist</c>.</summary>
     public static (string Name, int Amqp, int Dist) Parse(string value)
@@ -95,14 +116,9 @@ public sealed class FaultNode : RabbitMqPrivateNode, IFaultBroker
     /// <summary>Kills the node's Erlang VM with SIGKILL (no clean shutdown) and waits until it is gone.</summary>
     public async Task KillAsync(CancellationToken cancellationToken = default)
     {
+        // The VM's pid as the node prints it ("12345"); the Debian 13 root shares this machine's pid namespace.
         var output = await CtlAsync(["eval", "os:getpid()."], cancellationToken);
-        await KillOsProcessAsync(output, cancellationToken);
-    }
-
-    /// <summary>Kills the OS process whose pid <paramref name="pidOutput"/> holds (as <c>os:getpid().</c> prints it) with SIGKILL and waits until it is gone.</summary>
-    internal static async Task KillOsProcessAsync(string pidOutput, CancellationToken cancellationToken)
-    {
-        var pid = int.Parse(pidOutput.Trim().Trim('"'), CultureInfo.InvariantCulture);
+        var pid = int.Parse(output.Trim().Trim('"'), CultureInfo.InvariantCulture);
         using var process = Process.GetProcessById(pid);
         process.Kill();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -110,36 +126,7 @@ public sealed class FaultNode : RabbitMqPrivateNode, IFaultBroker
         await process.WaitForExitAsync(timeout.Token);
     }
 
-    /// <summary>Runs <c>rabbitmqctl -n node ...</c>; throws with the output on failure.</summary>
-    public Task<string> CtlAsync(string[] arguments, CancellationToken cancellationToken) => CtlAsync(NodeName, arguments, cancellationToken);
-
-    /// <summary>Runs <c>rabbitmqctl -n <paramref name="node"/> ...</c>; throws with the output on failure.</summary>
-    internal static async Task<string> CtlAsync(string node, string[] arguments, CancellationToken cancellationToken)
-    {
-        var info = new ProcessStartInfo("rabbitmqctl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add("-n");
-        info.ArgumentList.Add(node);
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("rabbitmqctl did not start");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(90));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        var output = await stdout + await stderr;
-        return process.ExitCode == 0 ? await stdout : throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', arguments)} failed ({process.ExitCode}): {output}");
-    }
+    /// <summary>Runs <c>rabbitmqctl -n node ...</c> in the node's runtime; its standard output, or throws with the output on failure.</summary>
+    public async Task<string> CtlAsync(string[] arguments, CancellationToken cancellationToken) =>
+        (await RunCtlAsync(arguments, throwOnError: true, cancellationToken)).Output;
 }

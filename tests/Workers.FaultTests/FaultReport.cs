@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Workers.Testing;
 using Xunit;
 
 namespace Workers.FaultTests;
@@ -61,7 +62,8 @@ public sealed class FaultReport : IAsyncDisposable
         }
 
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Fault-injection summary ({DateTime.UtcNow:u}, soak {FaultSettings.SoakDuration.TotalSeconds:F0}s)");
+        var broker = RabbitMqRuntime.FromEnvironment().Version;
+        text.AppendLine(CultureInfo.InvariantCulture, $"Fault-injection summary ({DateTime.UtcNow:u}, private node RabbitMQ {broker}, soak {FaultSettings.SoakDuration.TotalSeconds:F0}s)");
         foreach (var row in copy)
         {
             text.AppendLine(row.ToString());
@@ -71,7 +73,7 @@ public sealed class FaultReport : IAsyncDisposable
         Console.WriteLine(text.ToString());
         var folder = Path.Combine(AppContext.BaseDirectory, "TestResults");
         Directory.CreateDirectory(folder);
-        await File.WriteAllTextAsync(Path.Combine(folder, "fault-summary.txt"), text.ToString());
+        await File.WriteAllTextAsync(Path.Combine(folder, broker == "3.10" ? "fault-summary.txt" : $"fault-summary-{broker}.txt"), text.ToString());
         if (Environment.GetEnvironmentVariable("WORKERS_FAULT_RESULTS") is { Length: > 0 } extra)
         {
             await File.WriteAllTextAsync(extra, text.ToString());

@@ -79,6 +79,7 @@ internal sealed class FaultScenario : IAsyncDisposable
         await broker.CreateVhostAsync(scenario.Vhost, Cancel);
         scenario.Observer.DrainErrorQueue = drainErrorQueue;
         scenario.Observer.AuditQueueArguments = broker.AuditQueueArguments;
+        scenario.Observer.DeadLetterQueueArguments = broker.DeadLetterQueueArguments;
         await scenario.Observer.StartAsync(scenario.Broker, Cancel);
         scenario.Load = new OrderLoad(scenario.Broker, scenario.Clock);
         return scenario;

@@ -26,4 +26,7 @@ internal interface IFaultBroker
 
     /// <summary>Arguments of the observer's audit queue (e.g. quorum on a cluster, so that it outlives a node), or null.</summary>
     IDictionary<string, object?>? AuditQueueArguments { get; }
+
+    /// <summary>Arguments the workers declare their dead-letter queues with (quorum endpoints: see <see cref="FaultQueues"/>), or null (classic).</summary>
+    IDictionary<string, object?>? DeadLetterQueueArguments { get; }
 }

@@ -13,6 +13,7 @@ namespace Workers.FaultTests;
 /// confirmed order is applied and notified exactly once, read back from the new primary; none dead-lettered.
 /// </summary>
 [Collection(FaultCollection.Name)]
+[Trait(FaultTraits.Broker, FaultTraits.SingleVersion)] // the fault is the database's; the broker version plays no part
 public sealed class PostgresFailoverFaultTests(FaultNode node, LocalPostgresReplicaSet replicaSet, FaultReport report) : IClassFixture<LocalPostgresReplicaSet>
 {
     /// <summary>Settle bound: a backlog built on a busy machine drains at the worker's pace.</summary>

@@ -31,11 +31,14 @@ internal sealed class QueueObserver : IAsyncDisposable
     /// <summary>When false, <c>submit-order_error</c> is declared but not drained (the dead-letter replay scenario works on it).</summary>
     public bool DrainErrorQueue { get; set; } = true;
 
-    /// <summary>
-    /// Arguments of the audit queue (e.g. quorum on a cluster, so that it outlives a node); none by default. The
-    /// dead-letter queues stay classic: the workers' own dead-letter path declares them so.
-    /// </summary>
+    /// <summary>Arguments of the audit queue (e.g. quorum on a cluster, so that it outlives a node); none by default.</summary>
     public IDictionary<string, object?>? AuditQueueArguments { get; set; }
+
+    /// <summary>
+    /// Arguments of <c>submit-order_error</c> and <c>submit-order_skipped</c>, exactly as the workers declare them (a
+    /// queue declared first with other arguments makes the workers' declaration fail with 406); none (classic) by default.
+    /// </summary>
+    public IDictionary<string, object?>? DeadLetterQueueArguments { get; set; }
 
     /// <summary>Orders seen as accepted (OrderAccepted events), with how many events each.</summary>
     public IReadOnlyDictionary<Guid, int> Accepted => accepted;
@@ -65,7 +68,7 @@ internal sealed class QueueObserver : IAsyncDisposable
         await channel.QueueBindAsync(AuditQueue, OrderAcceptedExchange, string.Empty, cancellationToken: cancellationToken);
         foreach (var queue in new[] { ErrorQueue, SkippedQueue })
         {
-            await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken);
+            await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, DeadLetterQueueArguments, cancellationToken: cancellationToken);
         }
 
         await ConsumeAsync(AuditQueue, OnAccepted, cancellationToken);

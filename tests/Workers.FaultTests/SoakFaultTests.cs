@@ -10,6 +10,7 @@ namespace Workers.FaultTests;
 /// (broker confirm to OrderAccepted seen) stay flat between the first and the last fifth of the run; nothing lost.
 /// </summary>
 [Collection(FaultCollection.Name)]
+[Trait(FaultTraits.Broker, FaultTraits.SingleVersion)] // the worker's own resources over time; the broker version plays no part
 public sealed class SoakFaultTests(FaultNode node, FaultReport report)
 {
     private static readonly TimeSpan Calibration = TimeSpan.FromSeconds(3);

@@ -7,25 +7,42 @@ namespace Workers.Testing;
 /// <summary>
 /// A RabbitMQ node of the test's own (own name, ports and data directory), which the test may stop and start at will;
 /// the shared broker is never touched. Needs <c>rabbitmq-server</c> installed (Debian package); as root, the data
-/// directory is owned by the <c>rabbitmq</c> user. Derive a parameterless fixture with your private ports.
+/// directory is owned by the <c>rabbitmq</c> user. Derive a parameterless fixture with your private ports. The node runs
+/// RabbitMQ 3.10 from this machine's package, or 4.0 from the Debian 13 root (<see cref="RabbitMqRuntime"/>).
 /// </summary>
 public class RabbitMqPrivateNode : IAsyncLifetime
 {
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(90);
     private readonly string directory;
+    private readonly RabbitMqRuntime runtime;
 
     /// <summary>Creates the description of a node; nothing runs until <see cref="InitializeAsync"/>.</summary>
     /// <param name="name">Node name prefix (the short host name is appended).</param>
     /// <param name="amqpPort">AMQP listener port (loopback).</param>
     /// <param name="distPort">Erlang distribution port.</param>
     public RabbitMqPrivateNode(string name, int amqpPort, int distPort)
+        : this(name, amqpPort, distPort, RabbitMqRuntime.Host)
+    {
+    }
+
+    /// <summary>Creates the description of a node run by <paramref name="runtime"/>; nothing runs until <see cref="InitializeAsync"/>.</summary>
+    /// <param name="name">Node name prefix (the short host name is appended).</param>
+    /// <param name="amqpPort">AMQP listener port (loopback).</param>
+    /// <param name="distPort">Erlang distribution port.</param>
+    /// <param name="runtime">Where the node runs from (its RabbitMQ version).</param>
+    public RabbitMqPrivateNode(string name, int amqpPort, int distPort, RabbitMqRuntime runtime)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(runtime);
         NodeName = $"{name}@{ShortHostName()}";
         AmqpPort = amqpPort;
         DistPort = distPort;
-        directory = Path.Combine("/var/tmp/workers-tests", $"{name}-{Guid.NewGuid():N}"[..(name.Length + 13)]);
+        this.runtime = runtime;
+        directory = runtime.NewNodeDirectory(name);
     }
+
+    /// <summary>The RabbitMQ version the node runs (<c>3.10</c> or <c>4.0</c>).</summary>
+    public string BrokerVersion => runtime.Version;
 
     /// <summary>The node's name (<c>name@shorthost</c>).</summary>
     public string NodeName { get; }
@@ -45,10 +62,7 @@ public class RabbitMqPrivateNode : IAsyncLifetime
     /// <inheritdoc />
     public async ValueTask InitializeAsync()
     {
-        if (!File.Exists("/usr/sbin/rabbitmq-server") && !File.Exists("/usr/lib/rabbitmq/bin/rabbitmq-server"))
-        {
-            throw new InvalidOperationException("rabbitmq-server is not installed (apt-get install -y rabbitmq-server); the private-node tests need it.");
-        }
+        runtime.EnsureInstalled();
 
         // A node of the same name left over by a killed run would hold the ports: stop it (it is ours by name).
         await RunCtlAsync(["stop"], throwOnError: false, CancellationToken.None).ConfigureAwait(false);
@@ -58,7 +72,8 @@ public class RabbitMqPrivateNode : IAsyncLifetime
         await File.WriteAllTextAsync(Path.Combine(directory, "enabled_plugins"), "[].\n").ConfigureAwait(false);
         if (Environment.UserName == "root")
         {
-            await RunAsync("chown", ["-R", "rabbitmq:rabbitmq", directory], throwOnError: true, CancellationToken.None).ConfigureAwait(false);
+            // The rabbitmq user of the runtime (the Debian 13 root has its own ids).
+            await RunAsync("chown", ["-R", "rabbitmq:rabbitmq", runtime.ServerPath(directory)], throwOnError: true, CancellationToken.None).ConfigureAwait(false);
         }
 
         await StartAsync().ConfigureAwait(false);
@@ -67,9 +82,16 @@ public class RabbitMqPrivateNode : IAsyncLifetime
     /// <summary>Starts the node and waits until it accepts AMQP connections.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        await RunAsync("rabbitmq-server", ["-detached"], throwOnError: true, cancellationToken).ConfigureAwait(false);
+        if (runtime.HasDetached)
+        {
+            await RunAsync("rabbitmq-server", ["-detached"], throwOnError: true, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await StartInBackgroundAsync(cancellationToken).ConfigureAwait(false);
+        }
 
-        // -detached returns at once; await_startup needs the node registered with epmd, so ping until it is.
+        // The server returns (or runs in the background) at once; await_startup needs the node registered with epmd, so ping until it is.
         var deadline = Stopwatch.StartNew();
         while ((await RunCtlAsync(["ping", "-q"], throwOnError: false, cancellationToken).ConfigureAwait(false)).ExitCode != 0)
         {
@@ -82,6 +104,14 @@ public class RabbitMqPrivateNode : IAsyncLifetime
         }
 
         await RunCtlAsync(["await_startup", "--timeout", "90"], throwOnError: true, cancellationToken).ConfigureAwait(false);
+
+        // The node runs the version the runtime stands for (a 3.10 node answering where 4.0 was asked for proves nothing).
+        var version = (await RunCtlAsync(["eval", "rabbit_misc:version()."], throwOnError: true, cancellationToken).ConfigureAwait(false)).Output.Trim().Trim('"');
+        if (!version.StartsWith(runtime.Version + ".", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"Node {NodeName} runs RabbitMQ {version}, not {runtime.Version}.");
+        }
+
         await WaitForPortAsync(cancellationToken).ConfigureAwait(false);
         IsRunning = true;
     }
@@ -152,29 +182,61 @@ public class RabbitMqPrivateNode : IAsyncLifetime
         }
     }
 
-    private Task<(int ExitCode, string Output)> RunCtlAsync(string[] arguments, bool throwOnError, CancellationToken cancellationToken) =>
+    // 4.x has no -detached: a shell starts the server in a session of its own, output to the node's log folder, and
+    // returns; StartAsync then waits for the node as it does after -detached.
+    private async Task StartInBackgroundAsync(CancellationToken cancellationToken)
+    {
+        var server = runtime.Command("rabbitmq-server", [], NodeEnvironment());
+        var shell = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        foreach (var argument in (string[])["-c", "log=$1; shift; setsid \"$@\" > \"$log\" 2>&1 < /dev/null &", "sh", Path.Combine(directory, "log", "console.out"), server.FileName])
+        {
+            shell.ArgumentList.Add(argument);
+        }
+
+        foreach (var argument in server.ArgumentList)
+        {
+            shell.ArgumentList.Add(argument);
+        }
+
+        foreach (var (key, value) in server.Environment)
+        {
+            shell.Environment[key] = value;
+        }
+
+        using var process = Process.Start(shell) ?? throw new InvalidOperationException("Could not start /bin/sh.");
+        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"Starting node {NodeName} in the background failed ({process.ExitCode}); logs in {directory}/log.");
+        }
+    }
+
+    // The node's variables, with paths as its server sees them.
+    private Dictionary<string, string> NodeEnvironment()
+    {
+        var data = runtime.ServerPath(directory);
+        return new Dictionary<string, string>
+        {
+            ["RABBITMQ_NODENAME"] = NodeName,
+            ["RABBITMQ_DIST_PORT"] = DistPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["RABBITMQ_MNESIA_BASE"] = Path.Combine(data, "mnesia"),
+            ["RABBITMQ_LOG_BASE"] = Path.Combine(data, "log"),
+            ["RABBITMQ_CONFIG_FILE"] = Path.Combine(data, "rabbitmq.conf"),
+            ["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(data, "enabled_plugins"),
+            ["RABBITMQ_PID_FILE"] = Path.Combine(data, "pid"),
+        };
+    }
+
+    /// <summary>Runs <c>rabbitmqctl -n node ...</c> in the node's runtime; the exit code and standard output.</summary>
+    protected Task<(int ExitCode, string Output)> RunCtlAsync(string[] arguments, bool throwOnError, CancellationToken cancellationToken) =>
         RunAsync("rabbitmqctl", ["-n", NodeName, .. arguments], throwOnError, cancellationToken);
 
     private async Task<(int ExitCode, string Output)> RunAsync(string file, string[] arguments, bool throwOnError, CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        info.Environment["RABBITMQ_NODENAME"] = NodeName;
-        info.Environment["RABBITMQ_DIST_PORT"] = DistPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        info.Environment["RABBITMQ_MNESIA_BASE"] = Path.Combine(directory, "mnesia");
-        info.Environment["RABBITMQ_LOG_BASE"] = Path.Combine(directory, "log");
-        info.Environment["RABBITMQ_CONFIG_FILE"] = Path.Combine(directory, "rabbitmq.conf");
-        info.Environment["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(directory, "enabled_plugins");
-        info.Environment["RABBITMQ_PID_FILE"] = Path.Combine(directory, "pid");
+        var info = runtime.Command(file, arguments, NodeEnvironment());
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.UseShellExecute = false;
 
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {file}.");
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -191,10 +253,11 @@ public class RabbitMqPrivateNode : IAsyncLifetime
             throw;
         }
 
-        var output = await stdout.ConfigureAwait(false) + await stderr.ConfigureAwait(false);
+        var output = await stdout.ConfigureAwait(false);
+        var errors = await stderr.ConfigureAwait(false);
         if (throwOnError && process.ExitCode != 0)
         {
-            throw new InvalidOperationException($"'{file} {string.Join(' ', arguments)}' for node {NodeName} failed ({process.ExitCode}): {output} (logs in {directory}/log)");
+            throw new InvalidOperationException($"'{file} {string.Join(' ', arguments)}' for node {NodeName} failed ({process.ExitCode}): {output}{errors} (logs in {directory}/log)");
         }
 
         return (process.ExitCode, output);

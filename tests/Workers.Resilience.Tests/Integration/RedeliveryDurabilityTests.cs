@@ -6,12 +6,20 @@ using Xunit;
 
 namespace Workers.Resilience.Tests.Integration;
 
-/// <summary>The private broker node of the redelivery tests (ports 5681 / 25681), stopped and started by the tests.</summary>
+/// <summary>
+/// The private broker node of the redelivery tests (ports 5681 / 25681), stopped and started by the tests; RabbitMQ 4.0
+/// from the Debian 13 root in the 4.0 run (<see cref="RabbitMqRuntime.VersionVariable"/>; node redeliv4, 5682 / 25682).
+/// </summary>
 public sealed class RedeliveryBrokerNode : RabbitMqPrivateNode
 {
     /// <summary>Creates the node description.</summary>
     public RedeliveryBrokerNode()
-        : base("redeliv", amqpPort: 5681, distPort: 25681)
+        : this(RabbitMqRuntime.FromEnvironment())
+    {
+    }
+
+    private RedeliveryBrokerNode(RabbitMqRuntime runtime)
+        : base(runtime.Version == "4.0" ? "redeliv4" : "redeliv", amqpPort: runtime.Version == "4.0" ? 5682 : 5681, distPort: runtime.Version == "4.0" ? 25682 : 25681, runtime)
     {
     }
 }
