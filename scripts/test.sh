@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test on this machine: starts the local services (installing what is missing) with both brokers
 # (RabbitMQ 3.10 and 4.0), runs `dotnet test Workers.sln` on 3.10, then the broker-facing suites again on 4.0
-# (WORKERS_TEST_RABBITMQ4_PROJECTS, default Resilience, Cli and the fault suite, whose private nodes then run 4.0
-# too; WORKERS_TEST_RABBITMQ4=0 skips that run),
+# (WORKERS_TEST_RABBITMQ4_PROJECTS, default Resilience, Cli, the sample-host integration tests and the fault suite,
+# whose private nodes then run 4.0 too; WORKERS_TEST_RABBITMQ4=0 skips that run),
 # and ends with one line summing both runs: N passed, N failed, N skipped.
 #   scripts/test.sh [extra dotnet test arguments]
 set -uo pipefail
@@ -50,10 +50,16 @@ if [ $built -eq 0 ]; then
       echo "the RabbitMQ 4.0 node is not running: the 4.0 run failed"; rc=1; rabbitmq4_missing=1
     else
       started=$SECONDS
-      for project in ${WORKERS_TEST_RABBITMQ4_PROJECTS:-Workers.Resilience.Tests Workers.Cli.Tests Workers.FaultTests}; do
-        # The fault suite's scenarios whose subject is not the broker (database failover, soak) or that need the 3.10
-        # cluster run once, in the 3.10 run (tests/Workers.FaultTests/FaultTraits.cs).
-        filter=(); [ "$project" = Workers.FaultTests ] && filter=(--filter "FaultBroker!=3.10-only")
+      for project in ${WORKERS_TEST_RABBITMQ4_PROJECTS:-Workers.Resilience.Tests Workers.Cli.Tests Workers.IntegrationTests Workers.FaultTests}; do
+        filter=()
+        case $project in
+          # The fault suite's scenarios whose subject is not the broker (database failover, soak) or that need the 3.10
+          # cluster run once, in the 3.10 run (tests/Workers.FaultTests/FaultTraits.cs).
+          Workers.FaultTests) filter=(--filter "FaultBroker!=3.10-only") ;;
+          # The sample host on the broker: the bad-messages breaker, endpoints, watchdog. Deploy files, the cluster
+          # drill, the database outage and the 4.0-specific tests (which use the 4.0 node from the 3.10 run) run once.
+          Workers.IntegrationTests) filter=(--filter "FullyQualifiedName~.BadMessagesBreakerTests|FullyQualifiedName~.SampleHostTests|FullyQualifiedName~.WorkerEndpointsTests|FullyQualifiedName~.ConsumerWatchdogTests") ;;
+        esac
         # Private nodes (fault suite, redelivery durability) run RabbitMQ 4.0 from the Debian 13 root too.
         WORKERS_RABBITMQ_URI=$WORKERS_RABBITMQ4_URI WORKERS_RABBITMQ_MANAGEMENT_URI=$WORKERS_RABBITMQ4_MANAGEMENT_URI \
           WORKERS_PRIVATE_BROKER=4.0 \
