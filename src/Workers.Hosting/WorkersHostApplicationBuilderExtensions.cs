@@ -100,6 +100,7 @@ public static class WorkersHostApplicationBuilderExtensions
         });
         services.AddWorkersRedelivery(sp => sp.GetRequiredService<Workers.Resilience.Redelivery.RedeliveryConnection>().BrokerUri);
         services.AddHostedService<DeliveryLimitPreflight>();
+        services.AddHostedService<DeadLetterQueuePreflight>();
         services.AddWorkersBreakers();
         services.AddSingleton(sp => new EndpointActivityRegistry(sp.GetRequiredService<TimeProvider>()));
         services.AddMassTransit(x => BusConfiguration.Configure(x, workers));

@@ -19,4 +19,10 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventId = 6105, Level = LogLevel.Warning, Message = "Operator policies at {Broker} could not be read ({Reason}): only the vhost's policies were checked for a delivery limit.")]
     public static partial void OperatorPoliciesNotRead(ILogger logger, string broker, string reason);
+
+    [LoggerMessage(EventId = 6106, Level = LogLevel.Debug, Message = "Dead-letter queues of {Count} endpoints at {Broker} declared as MassTransit moves messages to them.")]
+    public static partial void DeadLetterQueuesVerified(ILogger logger, int count, string broker);
+
+    [LoggerMessage(EventId = 6107, Level = LogLevel.Critical, Message = "Refusing to start: {Count} dead-letter queues at {Broker} exist with other arguments than their endpoints need. {Details}")]
+    public static partial void DeadLetterQueuesRefused(ILogger logger, int count, string broker, string details);
 }

@@ -113,6 +113,25 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Declares a dead-letter queue (<c>_error</c> or <c>_skipped</c>) of an endpoint exactly as MassTransit declares it
+    /// when it first moves a message there (the endpoint's queue arguments: quorum with Workers' delivery limit, or
+    /// classic). Returns null when the broker has it so or created it, or the broker's refusal (406) when a queue or
+    /// exchange of that name exists with other arguments: every such move of MassTransit would then fail.
+    /// </summary>
+    internal async Task<string?> TryDeclareDeadLetterQueueAsync(string name, bool quorum, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RunDeclarationAsync((channel, ct) => DeclareErrorQueueAsync(channel, name, quorum, limit: quorum, ct)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 406)
+        {
+            return ex.ShutdownReason.ReplyText;
+        }
+    }
+
     private static async Task DeclareErrorQueueAsync(IChannel channel, string errorQueue, bool quorum, bool limit, CancellationToken cancellationToken)
     {
         Dictionary<string, object?>? arguments = null;

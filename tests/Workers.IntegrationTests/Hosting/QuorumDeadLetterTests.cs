@@ -97,6 +97,32 @@ public sealed class QuorumDeadLetterTests : IClassFixture<RabbitMqTestVhost>
         }
     }
 
+    // A classic _skipped left from before the endpoint became quorum: MassTransit's move of an unknown type there failed
+    // with 406 (inequivalent x-queue-type), closed the consumer channel and returned the message, for ever — the
+    // endpoint stalled on its first unknown message (seen by the fault suite on 4.0). The host now refuses to start,
+    // naming the queue, and leaves it and its messages alone.
+    [Fact]
+    public async Task DeadLetterQueueOfAnotherType_HostRefusesToStart_NamingIt_MessagesKept()
+    {
+        var queue = $"quorum-dl-{Guid.NewGuid():N}"[..22];
+        var connection = await vhost.GetConnectionAsync(Cancel);
+        await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), Cancel))
+        {
+            await channel.QueueDeclareAsync(queue + "_skipped", durable: true, exclusive: false, autoDelete: false, cancellationToken: Cancel);
+            await channel.BasicPublishAsync(string.Empty, queue + "_skipped", mandatory: true, new BasicProperties { Persistent = true }, Encoding.UTF8.GetBytes("kept"), Cancel);
+        }
+
+        using var host = BuildHost(queue);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(Cancel));
+        Assert.Contains($"'{queue}_skipped' of endpoint '{queue}'", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("x-queue-type", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain($"'{queue}_error'", refused.Message, StringComparison.Ordinal);
+        var skipped = (await vhost.GetQueueAsync(queue + "_skipped", Cancel))!;
+        Assert.Equal("classic", skipped.Type);
+        await vhost.WaitForQueueAsync(queue + "_skipped", q => q.Messages == 1, Bound, Cancel);
+        Assert.Null(await vhost.GetQueueAsync(queue, Cancel));
+    }
+
     private Task PublishPoisonAsync(string queue) => PublishRawAsync(queue, "{ this is not json");
 
     private async Task PublishRawAsync(string queue, string body)
