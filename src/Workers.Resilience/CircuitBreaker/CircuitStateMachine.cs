@@ -70,6 +70,9 @@ internal sealed class CircuitStateMachine
     /// <summary>Probes that failed again and were deferred in the current half-open period.</summary>
     public int DeferredProbes => deferredProbes;
 
+    /// <summary>How many repeat-failure probes a half-open period defers before the circuit reopens.</summary>
+    public int RepeatFailureProbes => repeatFailureProbes;
+
     public (int Successes, int Failures) Totals => window.Totals(time.GetUtcNow());
 
     /// <summary>The break that the next opening would use.</summary>

@@ -29,7 +29,6 @@ internal sealed class EndpointCircuitBreaker : IDisposable
         this.logger = logger;
         machine = new CircuitStateMachine(options, time);
         DeferDelay = options.BreakDuration;
-        RepeatFailureProbes = options.RepeatFailureProbes;
 
         // Remembered across a whole break cycle: a message returned while open is still known when it comes back as a probe.
         failed = new FailureMemory(CircuitBreakerConstants.FailureMemoryCapacity, options.SamplingDuration + options.MaxBreakDuration);
@@ -42,8 +41,6 @@ internal sealed class EndpointCircuitBreaker : IDisposable
 
     /// <summary>How long a deferred probe waits in the delay ladder before it comes back (one <c>BreakDuration</c>).</summary>
     public TimeSpan DeferDelay { get; }
-
-    private int RepeatFailureProbes { get; }
 
     public CircuitState State
     {
@@ -147,7 +144,7 @@ internal sealed class EndpointCircuitBreaker : IDisposable
             if (deferred)
             {
                 CircuitBreakerTelemetry.ProbeDeferred(Name);
-                CircuitBreakerLog.ProbeDeferred(logger, Name, messageId, machine.DeferredProbes, RepeatFailureProbes, DeferDelay, exception.GetType().Name);
+                CircuitBreakerLog.ProbeDeferred(logger, Name, messageId, machine.DeferredProbes, machine.RepeatFailureProbes, DeferDelay, exception.GetType().Name);
                 ReleaseWaiters();
                 return CircuitFailureVerdict.Defer;
             }

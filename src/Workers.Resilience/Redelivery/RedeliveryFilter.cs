@@ -146,9 +146,7 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
             {
                 var redelivery = redeliveries + 1;
                 var delay = RedeliveryDelayCalculator.GetDelay(settings.Options, redelivery, Random.Shared.NextDouble());
-                headers[WorkersHeaders.RedeliveryCount] = redelivery;
-                headers[WorkersHeaders.FirstFailure] = FaultHeaders.FormatTime(firstFailure);
-                headers[WorkersHeaders.Destination] = queue;
+                StampLadderHeaders(headers, redelivery, firstFailure, queue);
                 timeout = new CancellationTokenSource(PublishTimeout, settings.Time);
                 try
                 {
@@ -239,15 +237,11 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         var redeliveries = TrustedRedeliveryCount(context, rabbit, settings.Options.MaxRedeliveryAttempts);
         var properties = Copy(rabbit.Properties);
         var headers = properties.Headers!;
-        headers[WorkersHeaders.RedeliveryCount] = redeliveries;
-        if (deferred.InnerException is not null)
-        {
-            // A deferred probe failed: it carries its first failure like a redelivery. A bulkhead move of a message that
-            // never failed keeps what it had, so that its first real failure still counts as fresh evidence.
-            headers[WorkersHeaders.FirstFailure] = FaultHeaders.FormatTime(ReadTime(context.ReceiveContext.TransportHeaders, WorkersHeaders.FirstFailure) ?? settings.Time.GetUtcNow());
-        }
-
-        headers[WorkersHeaders.Destination] = queue;
+        // A deferred probe failed: it carries its first failure like a redelivery. A bulkhead move of a message that
+        // never failed keeps what it had, so that its first real failure still counts as fresh evidence.
+        var firstFailure = deferred.InnerException is null ? (DateTimeOffset?)null
+            : ReadTime(context.ReceiveContext.TransportHeaders, WorkersHeaders.FirstFailure) ?? settings.Time.GetUtcNow();
+        StampLadderHeaders(headers, redeliveries, firstFailure, queue);
         using var timeout = new CancellationTokenSource(PublishTimeout, settings.Time);
         try
         {
@@ -261,6 +255,19 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
 
         RedeliveryLog.Deferred(settings.Logger, context.MessageId, queue, DelayLadder.Effective(deferred.Delay), redeliveries, deferred.Reason);
         WorkersDiagnostics.AddEvent(RedeliveryDiagnostics.DeferredEvent, new("queue", queue), new("delay_ms", DelayLadder.Effective(deferred.Delay).TotalMilliseconds), new("redelivery", redeliveries), new("reason", deferred.Reason));
+    }
+
+    // The headers of a copy going back through the delay ladder (a redelivery or a deferral): its trusted redelivery
+    // count, its first failure when it has one, and the queue the ladder's last step delivers it to.
+    private static void StampLadderHeaders(IDictionary<string, object?> headers, int redeliveryCount, DateTimeOffset? firstFailure, string queue)
+    {
+        headers[WorkersHeaders.RedeliveryCount] = redeliveryCount;
+        if (firstFailure is { } first)
+        {
+            headers[WorkersHeaders.FirstFailure] = FaultHeaders.FormatTime(first);
+        }
+
+        headers[WorkersHeaders.Destination] = queue;
     }
 
     private async Task DeadLetterAsync(
