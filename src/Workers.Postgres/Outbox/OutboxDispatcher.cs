@@ -387,7 +387,28 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
             OutboxLog.PurgeCapped(logger, round.Batches, round.Deleted, options.MaintenanceInterval);
         }
 
+        await PurgeKeysOnceAsync(outbox, cancellationToken).ConfigureAwait(false);
         return round.Deleted;
+    }
+
+    /// <summary>Deletes the rows of ordering keys with no undispatched message (the key table stays the size of the keyed backlog).</summary>
+    private async Task PurgeKeysOnceAsync(OutboxStore outbox, CancellationToken cancellationToken)
+    {
+        var keys = await BatchedDelete.RunAsync(
+            ct => WithContextAsync((db, c) => outbox.PurgeKeysAsync(db, options.PurgeBatchSize, c), ct),
+            options.PurgeBatchSize,
+            options.MaxPurgeBatches,
+            () => database.Topology.WritesAllowed,
+            cancellationToken).ConfigureAwait(false);
+        OutboxMetrics.KeysPurged.Record(keys.Deleted, new KeyValuePair<string, object?>("db.context", contextName));
+        if (keys.Deleted > 0)
+        {
+            OutboxLog.KeysPurged(logger, keys.Deleted, keys.Batches);
+            WorkersDiagnostics.AddEvent(
+                "workers.outbox.keys_purged",
+                new KeyValuePair<string, object?>("count", keys.Deleted),
+                new KeyValuePair<string, object?>("batches", keys.Batches));
+        }
     }
 
     private async Task<T> WithContextAsync<T>(Func<TDbContext, CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
