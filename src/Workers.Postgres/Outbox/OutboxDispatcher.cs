@@ -20,6 +20,8 @@ namespace Workers.Postgres.Outbox;
 /// a lease with owner and expiry), publish them with no transaction open (publisher confirms), then mark them
 /// dispatched in another short statement. A crashed replica's claims are taken over when its lease ends; a
 /// publish that was confirmed but not marked is published again with the same MessageId (the inbox absorbs it).
+/// Nothing non-durable is published: the claim is a synchronous commit (<c>synchronous_commit</c> pinned to on for it)
+/// watched for a cancelled standby wait, so claimed rows are on the synchronous standby before any publish (see OutboxStore).
 /// Wakes on NOTIFY (commit of an outbox insert, any replica) or every <see cref="OutboxOptions.PollingInterval"/>.
 /// </summary>
 internal sealed class OutboxDispatcher<TDbContext> : BackgroundService

@@ -8,8 +8,17 @@ namespace Workers.Postgres.Outbox;
 /// <summary>The dispatcher's SQL: each method is one short statement (its own transaction), never held across broker I/O.</summary>
 internal sealed class OutboxStore(WorkersTables tables)
 {
+    // The claim is the dispatcher's durability gate (issue 19.2): it is a write, so its commit waits until the
+    // synchronous standby has flushed WAL up to the claim's commit record — which lies after the commit record of every
+    // row the claim can see. A claim that returns without the "canceling wait for synchronous replication" notice
+    // (DurableCommit watch) therefore proves its rows durable; a cancelled wait throws and nothing is published.
+    // `durable` pins synchronous_commit for this transaction (on, or remote_apply if that is the default): a session,
+    // role or database default of local/off/remote_write would otherwise let the claim return before the standby has
+    // the rows.
     private readonly string claimSql = $"""
-        WITH candidates AS (
+        WITH durable AS (
+            SELECT set_config('synchronous_commit', CASE current_setting('synchronous_commit') WHEN 'remote_apply' THEN 'remote_apply' ELSE 'on' END, true)),
+        candidates AS (
             SELECT o.id FROM {tables.Outbox} o
             WHERE o.dispatched_at IS NULL AND o.quarantined_at IS NULL
               AND (o.locked_until IS NULL OR o.locked_until <= @now OR o.lock_owner = @owner)
@@ -21,7 +30,7 @@ internal sealed class OutboxStore(WorkersTables tables)
             LIMIT @batch
             FOR UPDATE SKIP LOCKED)
         UPDATE {tables.Outbox} o SET lock_owner = @owner, locked_until = @until, attempts = o.attempts + 1
-        FROM candidates c WHERE o.id = c.id
+        FROM candidates c, durable WHERE o.id = c.id
         RETURNING o.id, o.sequence, o.message_type, o.body, o.destination, o.headers, o.ordering_key, o.created_at, o.attempts
         """;
 
