@@ -177,6 +177,30 @@ public sealed class LocalPostgresReplicaSet : IAsyncLifetime
     public Task ThawStandbyReceiverAsync(int pid) =>
         RunAsync("kill", ["-CONT", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
 
+    /// <summary>
+    /// Freezes the primary's WAL sender for the standby (SIGSTOP): synchronous commits on the primary wait, and nothing
+    /// written from now on leaves the primary (a frozen receiver's kernel socket buffer can still take WAL sent after the
+    /// freeze and write it once resumed, so "the standby never had it" would depend on timing). Returns its pid (<see cref="KillProcessAsync"/> after <see cref="KillPrimary"/>:
+    /// an orphaned frozen sender never exits by itself).
+    /// </summary>
+    public async Task<int> FreezePrimaryWalSenderAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = new NpgsqlConnection(NodeConnectionString(PrimaryPort));
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT pid FROM pg_stat_replication WHERE application_name = 'standby1'", connection);
+        var pid = (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+        await RunAsync("kill", ["-STOP", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        return pid;
+    }
+
+    /// <summary>Resumes a process frozen by one of the Freeze methods (SIGCONT).</summary>
+    public Task ResumeProcessAsync(int pid) =>
+        RunAsync("kill", ["-CONT", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+
+    /// <summary>kill -9 of one server process (e.g. the old primary's frozen WAL sender).</summary>
+    public Task KillProcessAsync(int pid) =>
+        RunAsync("kill", ["-KILL", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+
     /// <summary>Whether the node on <paramref name="port"/> answers and is primary (null when unreachable).</summary>
     public async Task<bool?> IsPrimaryAsync(int port, CancellationToken cancellationToken = default)
     {

@@ -11,7 +11,7 @@ internal delegate Task<string> ApplySchema(string connectionString, Cancellation
 /// <summary><c>workers migrate</c>: creates the database when missing, then applies the outbox/inbox schema.</summary>
 internal static class MigrateCommand
 {
-    /// <summary>The schema step: the outbox and inbox tables (and the NOTIFY trigger), idempotent.</summary>
+    /// <summary>The schema step: the outbox (with its ordering-key table) and inbox tables, the NOTIFY and key-position triggers; idempotent.</summary>
     internal static ApplySchema Schema { get; set; } = async (connectionString, cancellationToken) =>
     {
         await Workers.Postgres.WorkersSchema.ApplyAsync(connectionString, schema: null, cancellationToken).ConfigureAwait(false);

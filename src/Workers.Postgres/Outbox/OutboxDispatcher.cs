@@ -20,6 +20,8 @@ namespace Workers.Postgres.Outbox;
 /// a lease with owner and expiry), publish them with no transaction open (publisher confirms), then mark them
 /// dispatched in another short statement. A crashed replica's claims are taken over when its lease ends; a
 /// publish that was confirmed but not marked is published again with the same MessageId (the inbox absorbs it).
+/// Nothing non-durable is published: the claim is a synchronous commit (<c>synchronous_commit</c> pinned to on for it)
+/// watched for a cancelled standby wait, so claimed rows are on the synchronous standby before any publish (see OutboxStore).
 /// Wakes on NOTIFY (commit of an outbox insert, any replica) or every <see cref="OutboxOptions.PollingInterval"/>.
 /// </summary>
 internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
@@ -387,7 +389,28 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
             OutboxLog.PurgeCapped(logger, round.Batches, round.Deleted, options.MaintenanceInterval);
         }
 
+        await PurgeKeysOnceAsync(outbox, cancellationToken).ConfigureAwait(false);
         return round.Deleted;
+    }
+
+    /// <summary>Deletes the rows of ordering keys with no undispatched message (the key table stays the size of the keyed backlog).</summary>
+    private async Task PurgeKeysOnceAsync(OutboxStore outbox, CancellationToken cancellationToken)
+    {
+        var keys = await BatchedDelete.RunAsync(
+            ct => WithContextAsync((db, c) => outbox.PurgeKeysAsync(db, options.PurgeBatchSize, c), ct),
+            options.PurgeBatchSize,
+            options.MaxPurgeBatches,
+            () => database.Topology.WritesAllowed,
+            cancellationToken).ConfigureAwait(false);
+        OutboxMetrics.KeysPurged.Record(keys.Deleted, new KeyValuePair<string, object?>("db.context", contextName));
+        if (keys.Deleted > 0)
+        {
+            OutboxLog.KeysPurged(logger, keys.Deleted, keys.Batches);
+            WorkersDiagnostics.AddEvent(
+                "workers.outbox.keys_purged",
+                new KeyValuePair<string, object?>("count", keys.Deleted),
+                new KeyValuePair<string, object?>("batches", keys.Batches));
+        }
     }
 
     private async Task<T> WithContextAsync<T>(Func<TDbContext, CancellationToken, Task<T>> operation, CancellationToken cancellationToken)

@@ -29,6 +29,9 @@ internal static partial class OutboxLog
     [LoggerMessage(5107, LogLevel.Information, "Outbox purged {Count} dispatched message(s) in {Batches} batch(es), {ElapsedMs:F0} ms")]
     public static partial void Purged(ILogger logger, long count, int batches, double elapsedMs);
 
+    [LoggerMessage(5115, LogLevel.Debug, "Outbox purged {Count} idle ordering key(s) in {Batches} batch(es)")]
+    public static partial void KeysPurged(ILogger logger, long count, int batches);
+
     [LoggerMessage(5150, LogLevel.Warning, "Outbox purge stopped at its bound of {Batches} full batch(es) ({Count} row(s)); dispatched rows remain until the next round in {Interval}: raise Workers:Outbox:MaxPurgeBatches or PurgeBatchSize if this repeats")]
     public static partial void PurgeCapped(ILogger logger, int batches, long count, TimeSpan interval);
 

@@ -9,7 +9,11 @@ public sealed class OutboxMessageOptions
     /// </summary>
     public Guid? MessageId { get; set; }
 
-    /// <summary>Messages sharing a key are delivered one after another in write order; different keys in parallel.</summary>
+    /// <summary>
+    /// Messages sharing a key are dispatched one after another in the order their transactions committed (within one
+    /// transaction, in staging order), whichever replica staged them and whatever its clock; different keys in parallel.
+    /// Transactions staging for one key serialize on the key until they end: keep them short.
+    /// </summary>
     public string? OrderingKey { get; set; }
 
     /// <summary>Extra headers set on the message.</summary>

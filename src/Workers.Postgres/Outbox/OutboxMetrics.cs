@@ -12,6 +12,7 @@ internal static class OutboxMetrics
     public static readonly Counter<long> Unroutable = WorkersDiagnostics.Meter.CreateCounter<long>("workers.outbox.unroutable", "{message}", "Outbox publishes returned by the broker as unroutable (no queue bound); kept pending and retried.");
     public static readonly Counter<long> Claimed = WorkersDiagnostics.Meter.CreateCounter<long>("workers.outbox.claimed", "{message}", "Outbox rows claimed by a dispatcher.");
     public static readonly Histogram<long> Purged = WorkersDiagnostics.Meter.CreateHistogram<long>("workers.outbox.purge.deleted", "{row}", "Dispatched outbox rows deleted by one purge round.");
+    public static readonly Histogram<long> KeysPurged = WorkersDiagnostics.Meter.CreateHistogram<long>("workers.outbox.purge.keys_deleted", "{row}", "Idle ordering-key rows (no undispatched message) deleted by one purge round.");
 
     private static readonly ConcurrentDictionary<OutboxBacklog, string> Backlogs = new();
 

@@ -8,19 +8,29 @@ namespace Workers.Postgres.Outbox;
 /// <summary>The dispatcher's SQL: each method is one short statement (its own transaction), never held across broker I/O.</summary>
 internal sealed class OutboxStore(WorkersTables tables)
 {
+    // The claim is the dispatcher's durability gate (issue 19.2): it is a write, so its commit waits until the
+    // synchronous standby has flushed WAL up to the claim's commit record — which lies after the commit record of every
+    // row the claim can see. A claim that returns without the "canceling wait for synchronous replication" notice
+    // (DurableCommit watch) therefore proves its rows durable; a cancelled wait throws and nothing is published.
+    // `durable` pins synchronous_commit for this transaction (on, or remote_apply if that is the default): a session,
+    // role or database default of local/off/remote_write would otherwise let the claim return before the standby has
+    // the rows.
     private readonly string claimSql = $"""
-        WITH candidates AS (
+        WITH durable AS (
+            SELECT set_config('synchronous_commit', CASE current_setting('synchronous_commit') WHEN 'remote_apply' THEN 'remote_apply' ELSE 'on' END, true)),
+        candidates AS (
             SELECT o.id FROM {tables.Outbox} o
             WHERE o.dispatched_at IS NULL AND o.quarantined_at IS NULL
               AND (o.locked_until IS NULL OR o.locked_until <= @now OR o.lock_owner = @owner)
               AND (o.ordering_key IS NULL OR NOT EXISTS (
                     SELECT 1 FROM {tables.Outbox} p
-                    WHERE p.ordering_key = o.ordering_key AND p.dispatched_at IS NULL AND (p.created_at, p.sequence) < (o.created_at, o.sequence)))
+                    WHERE p.ordering_key = o.ordering_key AND p.dispatched_at IS NULL
+                      AND (p.key_position, p.created_at, p.sequence) < (o.key_position, o.created_at, o.sequence)))
             ORDER BY o.created_at, o.sequence
             LIMIT @batch
             FOR UPDATE SKIP LOCKED)
         UPDATE {tables.Outbox} o SET lock_owner = @owner, locked_until = @until, attempts = o.attempts + 1
-        FROM candidates c WHERE o.id = c.id
+        FROM candidates c, durable WHERE o.id = c.id
         RETURNING o.id, o.sequence, o.message_type, o.body, o.destination, o.headers, o.ordering_key, o.created_at, o.attempts
         """;
 
@@ -58,6 +68,15 @@ internal sealed class OutboxStore(WorkersTables tables)
     private readonly string purgeSql = $"""
         DELETE FROM {tables.Outbox} WHERE id IN (
             SELECT id FROM {tables.Outbox} WHERE dispatched_at IS NOT NULL AND dispatched_at <= @cutoff LIMIT @batch)
+        """;
+
+    // Keys with no undispatched row: their rows only anchor the lock, so deleting one is safe at any time (the next
+    // staging re-creates it and draws a larger position); rows locked by a staging transaction are skipped.
+    private readonly string purgeKeysSql = $"""
+        DELETE FROM {tables.OutboxKeys} WHERE ordering_key IN (
+            SELECT k.ordering_key FROM {tables.OutboxKeys} k
+            WHERE NOT EXISTS (SELECT 1 FROM {tables.Outbox} o WHERE o.ordering_key = k.ordering_key AND o.dispatched_at IS NULL)
+            LIMIT @batch FOR UPDATE SKIP LOCKED)
         """;
 
     public WorkersTables Tables => tables;
@@ -138,6 +157,14 @@ internal sealed class OutboxStore(WorkersTables tables)
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         return new OutboxBacklogSnapshot(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1), now, reader.GetInt64(2), reader.GetInt64(3));
     }
+
+    /// <summary>One batch of idle ordering keys: at most <paramref name="batchSize"/> key rows with no undispatched message.</summary>
+    public Task<int> PurgeKeysAsync(DbContext context, int batchSize, CancellationToken cancellationToken) =>
+        ContextCommands.ExecuteAsync(
+            context,
+            purgeKeysSql,
+            cancellationToken,
+            new NpgsqlParameter("batch", NpgsqlDbType.Integer) { Value = batchSize });
 
     /// <summary>One purge batch: at most <paramref name="batchSize"/> dispatched rows older than the cutoff (partial index on dispatched_at, deleted by primary key).</summary>
     public Task<int> PurgeAsync(DbContext context, DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken) =>

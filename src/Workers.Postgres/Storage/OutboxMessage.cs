@@ -21,12 +21,23 @@ internal sealed class OutboxMessage
     /// <summary>Extra headers as a JSON object of strings, or null.</summary>
     public string? Headers { get; set; }
 
-    /// <summary>Rows sharing a key are dispatched one after the other, in sequence order.</summary>
+    /// <summary>Rows sharing a key are dispatched one after the other, in commit order (<see cref="KeyPosition"/>).</summary>
     public string? OrderingKey { get; set; }
 
     /// <summary>
-    /// When the row was staged; strictly increasing within a process (microsecond steps), so it orders rows of one
-    /// transaction in staging order (EF Core does not insert in Add order). Ordering = (created_at, sequence).
+    /// Commit order within <see cref="OrderingKey"/>: assigned by the database on insert (trigger
+    /// <c>workers_outbox_key_position</c>) from a sequence drawn while the transaction holds the key's row lock in
+    /// <c>workers_outbox_keys</c>, so transactions staging for one key serialize and a later commit always gets a larger
+    /// value; the rows of one transaction share it (ordered among themselves by <see cref="CreatedAt"/>). 0 for rows
+    /// without a key (and for keyed rows staged before the trigger existed, which then come first).
+    /// The head of a key is its undispatched row with the smallest (key_position, created_at, sequence).
+    /// </summary>
+    public long KeyPosition { get; set; }
+
+    /// <summary>
+    /// When the row was staged (the staging process's clock); strictly increasing within a process (microsecond steps),
+    /// so it orders rows of one transaction in staging order (EF Core does not insert in Add order). Across transactions
+    /// it orders rows without a key only; a key's rows follow <see cref="KeyPosition"/> (commit order) first.
     /// </summary>
     public DateTimeOffset CreatedAt { get; set; }
 

@@ -18,6 +18,12 @@ public static class WorkersModelBuilderExtensions
     /// </summary>
     public const string OutboxQuarantineView = "workers_outbox_quarantine";
 
+    /// <summary>
+    /// Table of the outbox's ordering keys (created by <see cref="WorkersSchema"/>): one row per key with undispatched
+    /// messages, locked by each transaction that stages for the key, so the key's positions follow commit order.
+    /// </summary>
+    public const string OutboxKeysTable = "workers_outbox_keys";
+
     /// <summary>Table name of the inbox.</summary>
     public const string InboxTable = "workers_inbox";
 
@@ -39,6 +45,7 @@ public static class WorkersModelBuilderExtensions
             e.Property(m => m.Destination).HasColumnName("destination");
             e.Property(m => m.Headers).HasColumnName("headers");
             e.Property(m => m.OrderingKey).HasColumnName("ordering_key");
+            e.Property(m => m.KeyPosition).HasColumnName("key_position"); // set by the key-position trigger for keyed rows
             e.Property(m => m.CreatedAt).HasColumnName("created_at");
             e.Property(m => m.LockOwner).HasColumnName("lock_owner");
             e.Property(m => m.LockedUntil).HasColumnName("locked_until");
@@ -49,7 +56,7 @@ public static class WorkersModelBuilderExtensions
             e.Property(m => m.QuarantinedAt).HasColumnName("quarantined_at");
             e.Property(m => m.QuarantineReason).HasColumnName("quarantine_reason");
             e.HasIndex(m => new { m.CreatedAt, m.Sequence }).HasDatabaseName("ix_workers_outbox_pending").HasFilter("dispatched_at IS NULL");
-            e.HasIndex(m => new { m.OrderingKey, m.CreatedAt, m.Sequence }).HasDatabaseName("ix_workers_outbox_ordering").HasFilter("dispatched_at IS NULL AND ordering_key IS NOT NULL");
+            e.HasIndex(m => new { m.OrderingKey, m.KeyPosition, m.CreatedAt, m.Sequence }).HasDatabaseName("ix_workers_outbox_key_order").HasFilter("dispatched_at IS NULL AND ordering_key IS NOT NULL");
             e.HasIndex(m => m.DispatchedAt).HasDatabaseName("ix_workers_outbox_dispatched").HasFilter("dispatched_at IS NOT NULL");
         });
         return modelBuilder;

@@ -22,6 +22,15 @@ internal sealed record WorkersTables(string? Schema, string Outbox, string Inbox
     /// <summary>The view listing quarantined outbox rows (<see cref="WorkersModelBuilderExtensions.OutboxQuarantineView"/>), beside the outbox table.</summary>
     public string OutboxQuarantine => Qualify(Schema, WorkersModelBuilderExtensions.OutboxQuarantineView);
 
+    /// <summary>The ordering-key table (<see cref="WorkersModelBuilderExtensions.OutboxKeysTable"/>), beside the outbox table.</summary>
+    public string OutboxKeys => Qualify(Schema, WorkersModelBuilderExtensions.OutboxKeysTable);
+
+    /// <summary>The sequence the key positions are drawn from.</summary>
+    public string OutboxKeyPositionSequence => Qualify(Schema, "workers_outbox_key_position_seq");
+
+    /// <summary>A schema object (function, index) beside the outbox table.</summary>
+    public string Beside(string name) => Qualify(Schema, name);
+
     /// <summary>Name of the NOTIFY channel the outbox trigger signals on commit.</summary>
     public string Channel => Schema is null ? "workers_outbox" : $"workers_outbox_{Schema}";
 

@@ -19,6 +19,7 @@ namespace Workers.Postgres.Tests.Failover;
 /// kill -9 of the primary mid-flight, promotion of the standby; then every acknowledged message must be delivered,
 /// effects exactly once, nothing lost. Finally the old primary is started again (split brain): writes are refused.
 /// </summary>
+[Collection(ReplicaSetCollection.Name)]
 public sealed class FailoverDrillTests(LocalPostgresReplicaSet cluster, RabbitMqTestVhost vhost) : IClassFixture<LocalPostgresReplicaSet>, IClassFixture<RabbitMqTestVhost>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

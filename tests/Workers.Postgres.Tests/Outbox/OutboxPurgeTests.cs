@@ -62,6 +62,22 @@ public sealed class OutboxPurgeTests(PostgresTestDatabase database) : IClassFixt
         Assert.Equal(0, await CountAsync("true"));
     }
 
+    [Fact]
+    public async Task PurgeOnce_DeletesTheRowsOfKeysWithNothingPending_KeepsBusyKeys()
+    {
+        var time = new FakeTimeProvider(Now);
+        await using var provider = Build(time, o => o.DispatchedRetention = TimeSpan.FromHours(1));
+        const string Insert = "INSERT INTO workers_outbox (id, message_type, body, ordering_key, created_at, attempts, dispatched_at) SELECT gen_random_uuid(), 't', '{}', @key || (g % 50), @created, 1, @dispatched FROM generate_series(1, 200) g";
+        await Db.ScalarAsync<int>(database.ConnectionString, Insert + "; SELECT 0", Ct, ("key", "idle-"), ("created", Now.AddMinutes(-10)), ("dispatched", Now.AddMinutes(-5)));
+        await Db.ScalarAsync<int>(database.ConnectionString, Insert.Replace("@dispatched", "NULL", StringComparison.Ordinal) + "; SELECT 0", Ct, ("key", "busy-"), ("created", Now.AddMinutes(-10)));
+        Assert.Equal(100, await Db.ScalarAsync<long>(database.ConnectionString, "SELECT count(*) FROM workers_outbox_keys WHERE ordering_key LIKE 'idle-%' OR ordering_key LIKE 'busy-%'", Ct));
+
+        await provider.GetRequiredService<OutboxDispatcher<TestDb>>().PurgeOnceAsync(Ct);
+
+        Assert.Equal(0, await Db.ScalarAsync<long>(database.ConnectionString, "SELECT count(*) FROM workers_outbox_keys WHERE ordering_key LIKE 'idle-%'", Ct));
+        Assert.Equal(50, await Db.ScalarAsync<long>(database.ConnectionString, "SELECT count(*) FROM workers_outbox_keys WHERE ordering_key LIKE 'busy-%'", Ct));
+    }
+
     private ServiceProvider Build(TimeProvider time, Action<OutboxOptions> configure)
     {
         var services = new ServiceCollection();

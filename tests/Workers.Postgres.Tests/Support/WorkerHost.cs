@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Workers.Postgres.Outbox;
+using Workers.Resilience;
 
 namespace Workers.Postgres.Tests.Support;
 
@@ -29,6 +30,9 @@ public sealed class WorkerHostSettings
     public Action<OutboxOptions>? Outbox { get; init; }
 
     public Func<IReadOnlyList<Guid>, CancellationToken, Task>? AfterPublish { get; init; }
+
+    /// <summary>The endpoint timeout of the OrderPlaced consumer (the Workers timeout stage, outside the inbox); none when null.</summary>
+    public TimeSpan? ConsumerTimeout { get; init; }
 }
 
 /// <summary>A worker replica: the app's DbContext, outbox, inbox, MassTransit on RabbitMQ.</summary>
@@ -58,6 +62,11 @@ public static class WorkerHost
         });
         builder.Services.AddSingleton(new OutboxDispatcherHooks { AfterPublish = settings.AfterPublish });
         builder.Services.AddWorkersInbox<TestDb>();
+        if (settings.ConsumerTimeout is not null)
+        {
+            builder.Services.AddWorkersBreakers();
+        }
+
         builder.Services.Configure<MassTransitHostOptions>(o =>
         {
             o.WaitUntilStarted = false;
@@ -86,6 +95,11 @@ public static class WorkerHost
                         e.ConcurrentMessageLimit = settings.ConcurrentMessageLimit;
                         e.PrefetchCount = Math.Max(1, settings.ConcurrentMessageLimit);
                         e.UseMessageRetry(r => r.Interval(30, TimeSpan.FromMilliseconds(300)));
+                        if (settings.ConsumerTimeout is { } timeout)
+                        {
+                            e.UseConsumerTimeout<OrderPlacedConsumer>(context, o => o.Timeout = timeout);
+                        }
+
                         e.UseWorkersInbox(context);
                         e.ConfigureConsumer<OrderPlacedConsumer>(context);
                     });
