@@ -48,7 +48,8 @@ public static class WorkersExportersHostApplicationBuilderExtensions
                     metrics.AddOtlpExporter();
                 }
             });
-        if (otlp)
+        // Traces go to OTLP when AddWorkers records them (Workers:Telemetry:Tracing, by default with OTLP only).
+        if (otlp && (telemetry.Tracing ?? true))
         {
             otel.WithTracing(tracing => tracing.AddOtlpExporter());
         }
