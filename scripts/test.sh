@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test on this machine: starts the local services (installing what is missing) with both brokers
-# (RabbitMQ 3.10 and 4.0), runs `dotnet test Workers.sln` on 3.10, then the broker-facing suites again on 4.0
-# (WORKERS_TEST_RABBITMQ4_PROJECTS, default Resilience, Cli, the sample-host integration tests and the fault suite,
-# whose private nodes then run 4.0 too; WORKERS_TEST_RABBITMQ4=0 skips that run),
+# (RabbitMQ 3.10 and 4.0), builds, packs every package into artifacts/packages (scripts/pack.sh), runs
+# `dotnet test Workers.sln` on 3.10, then the broker-facing suites again on 4.0 (WORKERS_TEST_RABBITMQ4_PROJECTS,
+# default Resilience, Cli, the sample-host integration tests and the fault suite, whose private nodes then run 4.0
+# too; WORKERS_TEST_RABBITMQ4=0 skips that run),
 # and ends with one line summing both runs: N passed, N failed, N skipped.
 #   scripts/test.sh [extra dotnet test arguments]
 set -uo pipefail
@@ -36,6 +37,19 @@ rm -rf "$results"; mkdir -p "$results"
 dotnet build Workers.sln -c Release -nologo -clp:ErrorsOnly
 rc=$?
 built=$rc
+packed=0
+# Every package into the local feed (artifacts/packages), from the build above (~15 s): a pack failure fails the run,
+# and tests/Workers.Packaging.Tests installs from this feed into fresh apps (packing inside the test would build
+# again). Without WORKERS_PACKAGES_FEED that test packs into a folder of its own.
+if [ $rc -eq 0 ]; then
+  started=$SECONDS
+  if scripts/pack.sh --no-build >/dev/null; then
+    export WORKERS_PACKAGES_FEED=$repo/artifacts/packages
+    echo "packed every package into artifacts/packages: $((SECONDS - started)) s"
+  else
+    echo "scripts/pack.sh failed"; packed=1
+  fi
+fi
 if [ $rc -eq 0 ]; then
   dotnet test Workers.sln -c Release --no-build -m:1 \
     --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" \
@@ -83,6 +97,7 @@ for trx in "$results"/*.trx "$results"/rabbitmq4/*.trx; do
   skipped=$((skipped + $(attr notExecuted)))
 done
 if [ -n "${rabbitmq4_missing:-}" ]; then failed=$((failed + 1)); fi
+if [ $packed -ne 0 ]; then rc=1; failed=$((failed + 1)); fi   # the tests ran, but a package did not pack
 if [ $rc -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi   # the build or a test host failed before reporting
 if [ $files -eq 0 ] && [ $rc -eq 0 ]; then rc=1; failed=1; fi
 echo "$passed passed, $failed failed, $skipped skipped"

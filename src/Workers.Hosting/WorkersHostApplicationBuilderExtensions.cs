@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Workers.Resilience;
 
@@ -119,6 +118,8 @@ public static class WorkersHostApplicationBuilderExtensions
         return builder;
     }
 
+    // The meters and activity sources only: which exporters run is the app's choice (Aspire's ServiceDefaults,
+    // UseOtlpExporter(), or Workers' own opt-in, AddWorkersExporters() of the WorkersFx.Exporters package).
     private static void AddTelemetry(IHostApplicationBuilder builder)
     {
         var telemetry = builder.Configuration.GetSection($"{WorkersOptions.SectionName}:Telemetry").Get<TelemetryOptions>() ?? new TelemetryOptions();
@@ -129,30 +130,10 @@ public static class WorkersHostApplicationBuilderExtensions
 
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration[TelemetryOptions.OtlpEndpointVariable]);
         var otel = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(builder.Environment.ApplicationName))
-            .WithMetrics(metrics =>
-            {
-                metrics.AddMeter(WorkersTelemetry.Name, MassTransitInstrumentation);
-                if (telemetry.Prometheus)
-                {
-                    metrics.AddPrometheusExporter();
-                }
-
-                if (otlp)
-                {
-                    metrics.AddOtlpExporter();
-                }
-            });
+            .WithMetrics(metrics => metrics.AddMeter(WorkersTelemetry.Name, MassTransitInstrumentation));
         if (telemetry.Tracing ?? otlp)
         {
-            otel.WithTracing(tracing =>
-            {
-                tracing.AddSource(WorkersTelemetry.Name, MassTransitInstrumentation);
-                if (otlp)
-                {
-                    tracing.AddOtlpExporter();
-                }
-            });
+            otel.WithTracing(tracing => tracing.AddSource(WorkersTelemetry.Name, MassTransitInstrumentation));
         }
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
+using Workers.Exporters;
 using Workers.Hosting;
 using Workers.Sample;
 using Workers.Sample.Demo;
@@ -14,5 +15,6 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 builder.AddSample();
 var app = builder.Build();
 app.MapWorkersEndpoints();
+app.MapWorkersMetrics();
 await app.RunAsync();
 return 0;

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Workers.Exporters;
 using Workers.Hosting;
 using Workers.Sample.Data;
 using Workers.Sample.Orders;
@@ -43,6 +44,8 @@ public static class SampleHost
             .UsePostgres<SampleDbContext>()
             .AddConsumer<SubmitOrderConsumer>(OrdersQueue)
             .AddConsumer<OrderAcceptedConsumer>(NotificationsQueue));
+        // Workers' own exporters (an opt-in): Prometheus for /metrics, OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        builder.AddWorkersExporters();
         return builder;
     }
 }

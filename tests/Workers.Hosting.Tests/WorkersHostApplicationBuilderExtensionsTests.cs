@@ -26,6 +26,19 @@ public sealed class WorkersHostApplicationBuilderExtensionsTests
         Assert.True(provider.GetRequiredService<IOptions<UsageTelemetryOptions>>().Value.Enabled);
     }
 
+    [Fact]
+    public void AddWorkers_ChoosesNoExporter()
+    {
+        // The app chooses its exporters (Aspire's ServiceDefaults, UseOtlpExporter(), or WorkersFx.Exporters): the
+        // Hosting package neither references an OpenTelemetry exporter nor registers one.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration[TelemetryOptions.OtlpEndpointVariable] = "http://127.0.0.1:4317";
+        builder.AddWorkers(_ => { });
+
+        Assert.DoesNotContain(typeof(WorkersOptions).Assembly.GetReferencedAssemblies(), a => a.Name!.StartsWith("OpenTelemetry.Exporter", StringComparison.Ordinal));
+        Assert.DoesNotContain(builder.Services, d => (d.ImplementationType ?? d.ServiceType).Assembly.GetName().Name!.StartsWith("OpenTelemetry.Exporter", StringComparison.Ordinal));
+    }
+
     private static ServiceProvider Build(string? setting)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });

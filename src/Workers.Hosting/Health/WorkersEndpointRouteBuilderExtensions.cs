@@ -7,7 +7,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Workers.Hosting;
 
-/// <summary>Maps the worker's HTTP endpoints: liveness, readiness and the Prometheus scrape.</summary>
+/// <summary>Maps the worker's HTTP endpoints: liveness, readiness and status (the Prometheus scrape is opt-in: <c>MapWorkersMetrics</c> of WorkersFx.Exporters).</summary>
 public static class WorkersEndpointRouteBuilderExtensions
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
@@ -15,8 +15,9 @@ public static class WorkersEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps <c>/health/live</c> (200 while the host runs), <c>/health/ready</c> (JSON: overall status and each
     /// check's status and description; see <see cref="WorkersHealth.ReadyPath"/> for what readiness means),
-    /// <c>/metrics</c> (Prometheus text format) and <c>/workers/status</c> (JSON: each endpoint's circuit state and
-    /// bulkhead usage, the outbox backlog — what <c>workers status --worker-url</c> reads).
+    /// and <c>/workers/status</c> (JSON: each endpoint's circuit state and bulkhead usage, the outbox backlog — what
+    /// <c>workers status --worker-url</c> reads). <c>/metrics</c> is no longer mapped here: Workers chooses no exporter
+    /// for the app; add the WorkersFx.Exporters package and call <c>MapWorkersMetrics()</c> for the Prometheus scrape.
     /// </summary>
     /// <param name="endpoints">The application's endpoint builder.</param>
     public static IEndpointRouteBuilder MapWorkersEndpoints(this IEndpointRouteBuilder endpoints)
@@ -40,7 +41,6 @@ public static class WorkersEndpointRouteBuilderExtensions
                 [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
             },
         });
-        endpoints.MapPrometheusScrapingEndpoint(WorkersHealth.MetricsPath);
         endpoints.MapGet(WorkersHealth.StatusPath, (Delegate)WorkerStatus.GetAsync);
         return endpoints;
     }

@@ -1,8 +1,10 @@
 namespace Workers.Hosting;
 
 /// <summary>
-/// Metrics and traces through OpenTelemetry: the <c>Workers</c> and <c>MassTransit</c> meters and activity sources.
-/// OTLP export turns on when the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> variable is set.
+/// Metrics and traces through OpenTelemetry: <c>AddWorkers</c> adds the <c>Workers</c> and <c>MassTransit</c> meters
+/// and activity sources to the app's OpenTelemetry pipeline and chooses no exporter. Workers' own exporters are an
+/// opt-in (<c>AddWorkersExporters()</c>, package WorkersFx.Exporters): Prometheus, and OTLP when the standard
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> variable is set.
 /// </summary>
 public sealed class TelemetryOptions
 {
@@ -12,7 +14,7 @@ public sealed class TelemetryOptions
     /// <summary>Register OpenTelemetry metrics and tracing (on by default).</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Serve the Prometheus scrape endpoint (<c>/metrics</c>, mapped by <c>MapWorkersEndpoints</c>).</summary>
+    /// <summary>With <c>AddWorkersExporters()</c> (WorkersFx.Exporters): add the Prometheus exporter that <c>MapWorkersMetrics()</c> serves at <c>/metrics</c>.</summary>
     public bool Prometheus { get; set; } = true;
 
     /// <summary>

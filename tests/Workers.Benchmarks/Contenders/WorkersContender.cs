@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Workers.Benchmarks.Infrastructure;
+using Workers.Exporters;
 using Workers.Hosting;
 using Workers.Postgres;
 
@@ -276,6 +277,8 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
         builder.Logging.SetMinimumLevel(LogLevel.Warning).AddFilter("MassTransit", LogLevel.Error).AddFilter("Wolverine", LogLevel.Error).AddFilter("Workers.Benchmarks", LogLevel.None).AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Error).AddSimpleConsole(o => o.SingleLine = true);
         services(builder.Services);
         builder.AddWorkers(configure);
+        // As before the exporters became an opt-in (the measured default carried the Prometheus exporter).
+        builder.AddWorkersExporters();
         return builder.Build();
     }
 
