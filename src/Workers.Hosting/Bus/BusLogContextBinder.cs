@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Workers.Hosting;
 
@@ -10,12 +11,14 @@ namespace Workers.Hosting;
 /// runs a second host (a restart in place, a test) would otherwise log through the first host's disposed
 /// factory and fail to create its bus (<c>ObjectDisposedException: LoggerFactory</c>).
 /// Registered as the first hosted service: the host constructs it, in its own flow, before MassTransit's.
+/// MassTransit logs through <see cref="MassTransitLoggerFactory"/> over that factory: its per-attempt consume fault
+/// at <see cref="TelemetryOptions.MassTransitFaultLogLevel"/>.
 /// </summary>
 internal sealed class BusLogContextBinder : IHostedService
 {
-    public BusLogContextBinder(ILoggerFactory loggerFactory)
+    public BusLogContextBinder(ILoggerFactory loggerFactory, IOptions<WorkersOptions> options)
     {
-        LogContext.ConfigureCurrentLogContext(loggerFactory);
+        LogContext.ConfigureCurrentLogContext(new MassTransitLoggerFactory(loggerFactory, () => options.Value.Telemetry.MassTransitFaultLogLevel));
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;

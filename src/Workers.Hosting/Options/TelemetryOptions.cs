@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Workers.Hosting;
 
 /// <summary>
@@ -24,4 +26,13 @@ public sealed class TelemetryOptions
     /// an exporter of your own to OpenTelemetry's tracer provider; false turns tracing off even with OTLP.
     /// </summary>
     public bool? Tracing { get; set; }
+
+    /// <summary>
+    /// The level of MassTransit's own per-attempt consume-fault entry (<c>R-FAULT …</c>, with the exception's stack),
+    /// which MassTransit writes at error level for every failed attempt, also for one Workers is about to redeliver.
+    /// Workers logs the outcome of each failed attempt itself, once: a redelivery scheduled (event 3002, warning), the
+    /// message dead-lettered (3003, error, with the exception). Default <c>Debug</c>; <c>Error</c> restores
+    /// MassTransit's behaviour, <c>None</c> drops the entry. Every other MassTransit entry keeps its level.
+    /// </summary>
+    public LogLevel MassTransitFaultLogLevel { get; set; } = LogLevel.Debug;
 }

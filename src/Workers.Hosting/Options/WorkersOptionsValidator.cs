@@ -41,6 +41,11 @@ internal sealed class WorkersOptionsValidator(IConfiguration? configuration = nu
             errors.Add($"{root}:ShutdownTimeout must be between 00:00:01 and 01:00:00 (was {options.ShutdownTimeout}).");
         }
 
+        if (options.Telemetry is { } telemetry && !Enum.IsDefined(telemetry.MassTransitFaultLogLevel))
+        {
+            errors.Add($"{root}:Telemetry:MassTransitFaultLogLevel must be one of {string.Join(", ", Enum.GetNames<Microsoft.Extensions.Logging.LogLevel>())} (was {(int)telemetry.MassTransitFaultLogLevel}).");
+        }
+
         if (options.ConsumerWatchdog is { } watchdog)
         {
             if (watchdog.Interval < TimeSpan.FromSeconds(1) || watchdog.Interval > TimeSpan.FromMinutes(10))

@@ -26,12 +26,14 @@ public sealed class WorkersOptionsValidatorTests
         options.Endpoints["orders"] = new EndpointOptions { PrefetchCount = 70_000, ConcurrentMessageLimit = 0 };
         options.Endpoints["orders_error"] = new EndpointOptions();
         options.Endpoints["quorum"] = new EndpointOptions { QueueType = (QueueType)7 };
+        options.Telemetry.MassTransitFaultLogLevel = (Microsoft.Extensions.Logging.LogLevel)42;
 
         var result = new WorkersOptionsValidator().Validate(null, options);
 
         Assert.True(result.Failed);
         var text = result.FailureMessage;
         Assert.Contains("Workers:ShutdownTimeout", text, StringComparison.Ordinal);
+        Assert.Contains("Workers:Telemetry:MassTransitFaultLogLevel must be one of Trace, Debug, Information, Warning, Error, Critical, None (was 42)", text, StringComparison.Ordinal);
         Assert.Contains("Workers:RabbitMq:Uri must use the amqp:// or amqps:// scheme", text, StringComparison.Ordinal);
         Assert.Contains("Workers:RabbitMq:PrefetchCount", text, StringComparison.Ordinal);
         Assert.Contains("Workers:RabbitMq:ClusterNodes:0", text, StringComparison.Ordinal);
@@ -41,7 +43,7 @@ public sealed class WorkersOptionsValidatorTests
         Assert.Contains("Workers:Endpoints:orders:ConcurrentMessageLimit", text, StringComparison.Ordinal);
         Assert.Contains("Workers:Endpoints:orders_error is not a valid endpoint name", text, StringComparison.Ordinal);
         Assert.Contains("Workers:Endpoints:quorum:QueueType", text, StringComparison.Ordinal);
-        Assert.Equal(9, result.Failures!.Count());
+        Assert.Equal(10, result.Failures!.Count());
     }
 
     [Fact]
