@@ -414,6 +414,8 @@ case "$cmd" in
     ensure_rabbitmq_installed
     ensure_postgres_installed
     command -v curl >/dev/null 2>&1 || apt_install curl
+    # The outbound-connection test traces the worker's connect() calls.
+    command -v strace >/dev/null 2>&1 || apt_install strace
     rmq_start rmq "$RMQ_PORT" $((RMQ_PORT + 20000)) "$RMQ_MGMT_PORT"
     pg_start
     rmq_wait_amqp "$RMQ_PORT"

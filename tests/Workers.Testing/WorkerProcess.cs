@@ -16,6 +16,7 @@ public sealed partial class WorkerProcess : IAsyncDisposable
     private readonly Process process;
     private readonly StringBuilder output = new();
     private readonly TaskCompletionSource<Uri> listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool traced;
 
     private WorkerProcess(Process process)
     {
@@ -71,16 +72,35 @@ public sealed partial class WorkerProcess : IAsyncDisposable
     /// Starts <c>dotnet <paramref name="assembly"/> <paramref name="arguments"/></c> with exactly the given
     /// environment on top of a clean one (no inherited WORKERS_* / ASPNETCORE_* variables).
     /// </summary>
-    public static WorkerProcess Start(string assembly, IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static WorkerProcess Start(string assembly, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        Start(assembly, environment, null, arguments);
+
+    /// <summary>
+    /// As <see cref="Start(string, IReadOnlyDictionary{string, string}, string[])"/>, under <c>strace -f</c>: every
+    /// <c>connect()</c> of the worker and its threads is written to <paramref name="connectTrace"/> (signals go to the
+    /// worker itself, not to strace).
+    /// </summary>
+    public static WorkerProcess StartTracingConnects(string assembly, IReadOnlyDictionary<string, string> environment, string connectTrace) =>
+        Start(assembly, environment, connectTrace, []);
+
+    private static WorkerProcess Start(string assembly, IReadOnlyDictionary<string, string> environment, string? connectTrace, string[] arguments)
     {
         ArgumentNullException.ThrowIfNull(environment);
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(connectTrace is null ? "dotnet" : "strace")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = Path.GetDirectoryName(assembly)!,
         };
+        if (connectTrace is not null)
+        {
+            foreach (var option in (string[])["-f", "-qq", "-e", "trace=connect", "-e", "signal=none", "-o", connectTrace, "dotnet"])
+            {
+                info.ArgumentList.Add(option);
+            }
+        }
+
         info.ArgumentList.Add(assembly);
         foreach (var argument in arguments)
         {
@@ -100,7 +120,7 @@ public sealed partial class WorkerProcess : IAsyncDisposable
             info.Environment[key] = value;
         }
 
-        return new WorkerProcess(Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start"));
+        return new WorkerProcess(Process.Start(info) ?? throw new InvalidOperationException($"{info.FileName} did not start")) { traced = connectTrace is not null };
     }
 
     /// <summary>The HTTP address from the "Now listening on:" line (start it with <c>Urls=http://127.0.0.1:0</c>).</summary>
@@ -166,10 +186,19 @@ public sealed partial class WorkerProcess : IAsyncDisposable
 
     private void Signal(int signal)
     {
-        if (kill(process.Id, signal) != 0)
+        var target = traced ? TracedWorker() : process.Id;
+        if (kill(target, signal) != 0)
         {
-            throw new InvalidOperationException($"kill({process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+            throw new InvalidOperationException($"kill({target}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
         }
+    }
+
+    // Under strace the worker is strace's one child; once it has exited, strace itself.
+    private int TracedWorker()
+    {
+        var children = Path.Combine("/proc", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), "task", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), "children");
+        var text = File.Exists(children) ? File.ReadAllText(children).Trim() : string.Empty;
+        return text.Length > 0 ? int.Parse(text.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : process.Id;
     }
 
     private void Append(string? line)

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Workers.Hosting;
 using Workers.Testing;
 using Xunit;
@@ -33,7 +32,7 @@ public sealed partial class WorkerEndpointsTests : IClassFixture<RabbitMqTestVho
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(WorkersHealth.LivePath, TestContext.Current.CancellationToken)).StatusCode);
 
         await MassTransitEnvelope.PublishAsync(vhost, "Workers.Sample.Contracts:SubmitOrder", new { orderId = Guid.NewGuid(), customerId = "c-1", amount = 12.5m }, cancellationToken: TestContext.Current.CancellationToken);
-        var consumed = await WaitForMetric(http, "messaging_masstransit_consume_ea_total", n => n >= 2, worker);
+        var consumed = await WorkerMetrics.WaitAsync(http, "messaging_masstransit_consume_ea_total", n => n >= 2, worker, Bound);
 
         Assert.True(consumed >= 2, "the order and its OrderAccepted event are counted");
         worker.Terminate();
@@ -185,26 +184,4 @@ public sealed partial class WorkerEndpointsTests : IClassFixture<RabbitMqTestVho
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
     }
-
-    private static async Task<double> WaitForMetric(HttpClient http, string name, Func<double, bool> condition, WorkerProcess worker)
-    {
-        var deadline = DateTime.UtcNow + Bound;
-        var last = 0.0;
-        while (DateTime.UtcNow < deadline)
-        {
-            var text = await http.GetStringAsync(WorkersHealth.MetricsPath, TestContext.Current.CancellationToken);
-            last = MetricLine().Matches(text).Where(m => m.Groups[1].Value == name).Sum(m => double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
-            if (condition(last))
-            {
-                return last;
-            }
-
-            await Task.Delay(200, TestContext.Current.CancellationToken);
-        }
-
-        throw new TimeoutException($"Metric {name} stayed at {last}.\n{worker.Output}");
-    }
-
-    [GeneratedRegex(@"^(\w+)(?:\{[^}]*\})? ([0-9.eE+-]+)", RegexOptions.Multiline)]
-    private static partial Regex MetricLine();
 }
