@@ -29,6 +29,9 @@ public sealed class FreshWorkspace : IAsyncLifetime
     /// <summary>The built ASP.NET Core worker.</summary>
     public string WebAssembly => Path.Combine(Root, "apps", "web", "bin", "Release", "net10.0", "Fresh.Web.dll");
 
+    /// <summary>The <c>dotnet new</c> template package in the feed (WorkersFx.Templates).</summary>
+    public string TemplatePackage { get; private set; } = string.Empty;
+
     /// <summary>The environment of every command run in the workspace.</summary>
     public IReadOnlyDictionary<string, string> Environment { get; private set; } = new Dictionary<string, string>();
 
@@ -67,6 +70,12 @@ public sealed class FreshWorkspace : IAsyncLifetime
         var repository = WorkerProcess.RepositoryRoot();
         var feed = await PackageFeed.GetAsync(repository, Root, environment);
         Write($"feed {feed.Directory}: WorkersFx {feed.Version}, WorkersFx.Exporters {feed.ExportersVersion}" + (feed.PackTime > TimeSpan.Zero ? $" (packed here in {feed.PackTime.TotalSeconds:0.0} s)" : " (packed before the tests)"));
+
+        TemplatePackage = Path.Combine(feed.Directory, $"WorkersFx.Templates.{feed.Version}.nupkg");
+        if (!File.Exists(TemplatePackage))
+        {
+            throw new InvalidOperationException($"{TemplatePackage} is missing: scripts/pack.sh packs src/Workers.Templates with the other packages.");
+        }
 
         await WriteNuGetConfigAsync(feed);
         CopyApps();

@@ -7,7 +7,8 @@ namespace Workers.Packaging.Tests;
 /// <summary>
 /// The packages as a new user meets them: apps made outside the repository add WorkersFx.* from the local feed,
 /// build, and run a consumer through Workers' whole pipeline on a real broker (a vhost of their own) and database;
-/// the CLI is installed as a dotnet tool and used for real (schema, publishing the messages).
+/// the CLI is installed as a dotnet tool and used for real (schema, publishing the messages); the <c>dotnet new</c>
+/// template is instantiated, its tests run, and the worker it makes consumes on the broker.
 /// </summary>
 public sealed class PackagedAppsTests(FreshWorkspace workspace, RabbitMqTestVhost vhost, PostgresTestDatabase database)
     : IClassFixture<FreshWorkspace>, IClassFixture<RabbitMqTestVhost>, IClassFixture<PostgresTestDatabase>
@@ -85,6 +86,48 @@ public sealed class PackagedAppsTests(FreshWorkspace workspace, RabbitMqTestVhos
         worker.Terminate();
         Assert.Equal(0, await worker.WaitForExitAsync(Bound));
     }
+
+    [Fact]
+    public async Task WorkerTemplate_Instantiated_PassesItsTests_AndConsumesOnABroker_DeadLetteringAnInvalidOrder()
+    {
+        TestContext.Current.TestOutputHelper?.WriteLine(workspace.Log);
+        var hive = Path.Combine(workspace.Root, "template-hive");
+        var app = Path.Combine(workspace.Root, "template", "Acme.Orders");
+        (await DotnetAsync(workspace.Root, "new", "install", workspace.TemplatePackage, "--debug:custom-hive", hive)).Succeeded("dotnet new install WorkersFx.Templates");
+        (await DotnetAsync(workspace.Root, "new", "workers-worker", "-n", "Acme.Orders", "-o", app, "--queue", "acme-orders", "--debug:custom-hive", hive)).Succeeded("dotnet new workers-worker");
+        Assert.True(File.Exists(Path.Combine(app, "Dockerfile")) && File.Exists(Path.Combine(app, "compose.yaml")), "the Dockerfile and compose file are part of the template");
+
+        // Restores WorkersFx from the local feed, builds with warnings as errors, runs the consumer tests (no broker).
+        var test = await DotnetAsync(app, "test", "Acme.Orders.slnx", "-c", "Release", "-nologo", "-nodeReuse:false");
+        test.Succeeded("dotnet test of the generated solution");
+        Assert.Matches(@"Passed!\s+-\s+Failed:\s+0,\s+Passed:\s+2", test.Output);
+
+        await using var worker = WorkerProcess.Start(Path.Combine(app, "src", "Acme.Orders", "bin", "Release", "net10.0", "Acme.Orders.dll"), new Dictionary<string, string>
+        {
+            ["WORKERS_RABBITMQ_URI"] = vhost.Uri.ToString(),
+            ["Urls"] = "http://127.0.0.1:0",
+            ["DOTNET_ENVIRONMENT"] = "Production",
+        });
+        var address = await worker.WaitForListeningAsync(Bound);
+        var id = Guid.NewGuid();
+        (await RunCliAsync("publish", "acme-orders", "--type", "Acme.Orders.Orders.SubmitOrder", "--body", $$"""{"orderId":"{{id}}","customerId":"c-1","amount":12.5}""", "--rabbitmq", vhost.Uri.ToString()))
+            .Succeeded("workers publish");
+        await worker.WaitForOutputAsync($"Order {id} of c-1 for 12.5 accepted", Bound);
+
+        // An invalid order is a permanent failure: dead-lettered at once, not redelivered.
+        (await RunCliAsync("publish", "acme-orders", "--type", "Acme.Orders.Orders.SubmitOrder", "--body", $$"""{"orderId":"{{Guid.NewGuid()}}","customerId":"c-1","amount":0}""", "--rabbitmq", vhost.Uri.ToString()))
+            .Succeeded("workers publish");
+        await vhost.WaitForReadyCountAsync("acme-orders_error", 1, Bound, TestContext.Current.CancellationToken);
+
+        using var http = new HttpClient { BaseAddress = address, Timeout = Bound };
+        using var ready = await http.GetAsync(new Uri("/health/ready", UriKind.Relative), TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        worker.Terminate();
+        Assert.Equal(0, await worker.WaitForExitAsync(Bound));
+    }
+
+    private Task<Command.Result> DotnetAsync(string directory, params string[] arguments) =>
+        Command.RunAsync("dotnet", arguments, directory, workspace.Environment, TimeSpan.FromMinutes(10));
 
     private Task<Command.Result> RunCliAsync(params string[] arguments) =>
         Command.RunAsync(workspace.Cli, arguments, workspace.Root, workspace.Environment, Bound);
