@@ -114,9 +114,10 @@ public sealed class PackagedAppsTests(FreshWorkspace workspace, RabbitMqTestVhos
             .Succeeded("workers publish");
         await worker.WaitForOutputAsync($"Order {id} of c-1 for 12.5 accepted", Bound);
 
-        // An invalid order is a permanent failure: dead-lettered at once, not redelivered.
+        // An invalid order is a permanent failure (the template's classification): dead-lettered at once, not redelivered.
         (await RunCliAsync("publish", "acme-orders", "--type", "Acme.Orders.Orders.SubmitOrder", "--body", $$"""{"orderId":"{{Guid.NewGuid()}}","customerId":"c-1","amount":0}""", "--rabbitmq", vhost.Uri.ToString()))
             .Succeeded("workers publish");
+        await worker.WaitForOutputAsync("dead-lettered to acme-orders_error (permanent, 1 attempts)", Bound);
         await vhost.WaitForReadyCountAsync("acme-orders_error", 1, Bound, TestContext.Current.CancellationToken);
 
         using var http = new HttpClient { BaseAddress = address, Timeout = Bound };

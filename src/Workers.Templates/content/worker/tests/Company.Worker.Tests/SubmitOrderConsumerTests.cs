@@ -24,7 +24,7 @@ public sealed class SubmitOrderConsumerTests
     }
 
     [Fact]
-    public async Task OrderWithoutAmount_Faults_AsAPermanentFailure()
+    public async Task OrderWithoutAmount_Faults_WithAnArgumentException()
     {
         await using var provider = Harness();
         var harness = provider.GetRequiredService<ITestHarness>();

@@ -4,9 +4,11 @@ namespace Company.Worker.Orders;
 
 /// <summary>
 /// Consumes <see cref="SubmitOrder"/>. An exception that is transient (a timeout, an unavailable dependency) is
-/// redelivered by Workers through the broker with exponential backoff; a permanent one (an invalid message:
-/// <see cref="ArgumentException"/> and its kind) goes to the <c>submit-order_error</c> queue at once, with its full
-/// fault details, to be inspected and replayed with the <c>workers</c> CLI.
+/// redelivered by Workers through the broker with exponential backoff; a permanent one goes to the
+/// <c>submit-order_error</c> queue at once, with its full fault details, to be inspected and replayed with the
+/// <c>workers</c> CLI. Permanent: Workers' built-in ones (<c>PermanentFailureException</c>, validation and
+/// deserialization failures) and those listed in <c>Workers:Endpoints:submit-order:Redelivery:Classification</c> in
+/// appsettings.json — here <see cref="ArgumentException"/> and its kind, an invalid message.
 /// </summary>
 public sealed partial class SubmitOrderConsumer(ILogger<SubmitOrderConsumer> logger) : IConsumer<SubmitOrder>
 {
