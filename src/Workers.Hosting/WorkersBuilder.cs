@@ -12,6 +12,7 @@ public sealed class WorkersBuilder
     private readonly List<ConsumerRegistration> consumers = [];
     private readonly List<Action<IBusRegistrationConfigurator>> busActions = [];
     private readonly List<Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>> transportActions = [];
+    private readonly List<(string? Queue, Action<Workers.Resilience.ExceptionClassificationOptions> Configure)> classification = [];
 
     internal WorkersBuilder(IServiceCollection services, IConfiguration configuration)
     {
@@ -68,6 +69,47 @@ public sealed class WorkersBuilder
             }));
         return this;
     }
+
+    /// <summary>
+    /// Classifies exceptions in code, with predicates configuration cannot express — e.g.
+    /// <c>w.ClassifyExceptions(c =&gt; c.Permanent&lt;HttpRequestException&gt;(e =&gt; e.StatusCode == HttpStatusCode.BadRequest))</c>:
+    /// a permanent failure is dead-lettered at once and never counts as an outage for the endpoint's circuit breaker;
+    /// a transient one is redelivered. Added to <c>Workers:Endpoints:&lt;queue&gt;:Redelivery:Classification</c>
+    /// (transient rules win over permanent ones, then Workers' built-in permanent failures apply).
+    /// </summary>
+    /// <param name="configure">Adds rules (<c>Permanent&lt;T&gt;(when)</c>, <c>Transient&lt;T&gt;(when)</c>).</param>
+    /// <param name="queues">The endpoints they apply to; every endpoint when none is given.</param>
+    public WorkersBuilder ClassifyExceptions(Action<Workers.Resilience.ExceptionClassificationOptions> configure, params string[] queues)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        ArgumentNullException.ThrowIfNull(queues);
+        if (queues.Length == 0)
+        {
+            classification.Add((null, configure));
+        }
+
+        foreach (var queue in queues)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+            classification.Add((queue, configure));
+        }
+
+        return this;
+    }
+
+    /// <summary>Every queue named by <see cref="ClassifyExceptions"/> has a consumer (a typo would silently classify nothing).</summary>
+    internal void CheckClassificationQueues()
+    {
+        var unknown = classification.Where(c => c.Queue is not null && consumers.All(r => r.QueueName != c.Queue)).Select(c => c.Queue).Distinct().ToList();
+        if (unknown.Count > 0)
+        {
+            throw new InvalidOperationException($"ClassifyExceptions names {string.Join(", ", unknown.Select(q => $"'{q}'"))}, which no consumer reads; the endpoints are: {string.Join(", ", consumers.Select(c => $"'{c.QueueName}'"))}.");
+        }
+    }
+
+    /// <summary>The classification rules given in code for one endpoint, in the order they were given.</summary>
+    internal IReadOnlyList<Action<Workers.Resilience.ExceptionClassificationOptions>> ClassificationFor(string queue) =>
+        [.. classification.Where(c => c.Queue is null || c.Queue == queue).Select(c => c.Configure)];
 
     /// <summary>
     /// Adds the PostgreSQL outbox and inbox on the application's <typeparamref name="TDbContext"/>, whose

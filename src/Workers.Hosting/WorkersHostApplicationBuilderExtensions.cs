@@ -37,6 +37,7 @@ public static class WorkersHostApplicationBuilderExtensions
 
         var workers = new WorkersBuilder(builder.Services, builder.Configuration);
         configure(workers);
+        workers.CheckClassificationQueues();
 
         var services = builder.Services;
         services.AddOptions<WorkersOptions>()

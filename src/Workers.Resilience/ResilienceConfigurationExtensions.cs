@@ -69,6 +69,18 @@ public static class ResilienceConfigurationExtensions
         configurator.AddPipeSpecification(Create<ConsumeContext>(services, options, deadLetter, fallback, consumer: null));
     }
 
+    /// <summary>As the public overload, with the endpoint's classification (its rules in code added) given apart from
+    /// <paramref name="options"/>, which may be shared by several endpoints.</summary>
+    internal static void UseWorkersRedelivery(
+        this IReceiveEndpointConfigurator configurator,
+        IServiceProvider services,
+        RedeliveryOptions options,
+        DeadLetterOptions deadLetter,
+        ExceptionClassificationOptions classification)
+    {
+        configurator.AddPipeSpecification(Create<ConsumeContext>(services, options, deadLetter, fallback: null, consumer: null, classification));
+    }
+
     /// <summary>Adds redelivery and dead-lettering to every consumer of a receive endpoint, configured in code.</summary>
     /// <param name="configurator">The receive endpoint.</param>
     /// <param name="services">The container where <see cref="AddWorkersRedelivery(IServiceCollection, Uri)"/> registered the transport.</param>
@@ -120,7 +132,8 @@ public static class ResilienceConfigurationExtensions
         RedeliveryOptions? options,
         DeadLetterOptions? deadLetter,
         Func<DeadLetterFallbackArguments, Task>? fallback,
-        string? consumer)
+        string? consumer,
+        ExceptionClassificationOptions? classification = null)
         where TContext : class, ConsumeContext
     {
         options ??= new RedeliveryOptions();
@@ -136,6 +149,6 @@ public static class ResilienceConfigurationExtensions
         return new RedeliveryPipeSpecification<TContext>(
             () => services.GetService<RedeliveryTransport>()
                 ?? throw new InvalidOperationException("Workers redelivery: call services.AddWorkersRedelivery(brokerUri) before configuring UseWorkersRedelivery."),
-            new RedeliverySettings(options, deadLetter, fallback, consumer, time, logger));
+            new RedeliverySettings(options, deadLetter, fallback, consumer, time, logger) { Classification = classification ?? options.Classification });
     }
 }

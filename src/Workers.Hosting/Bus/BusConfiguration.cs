@@ -35,6 +35,11 @@ internal static class BusConfiguration
             foreach (var consumer in workers.Consumers)
             {
                 var settings = EffectiveEndpoint.Resolve(options, consumer.QueueName, workers.InboxAvailable);
+                if (workers.ClassificationFor(consumer.QueueName) is { Count: > 0 } rules)
+                {
+                    settings = settings with { Classification = settings.Redelivery.Classification.With(rules) };
+                }
+
                 cfg.ReceiveEndpoint(consumer.QueueName, endpoint => consumer.ConfigureEndpoint(endpoint, context, settings));
             }
 

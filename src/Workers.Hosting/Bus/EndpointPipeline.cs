@@ -53,7 +53,7 @@ internal static class EndpointPipeline
             context.GetRequiredService<Workers.Resilience.Redelivery.ErrorQueueTypes>().UseQuorum(settings.Queue + Workers.Resilience.DeadLetter.DeadLetterConstants.ErrorQueueSuffix);
         }
 
-        endpoint.UseWorkersRedelivery(context, settings.Redelivery, settings.DeadLetter);
+        endpoint.UseWorkersRedelivery(context, settings.Redelivery, settings.DeadLetter, settings.Classification);
         if (settings.CircuitBreaker is { } breaker)
         {
             endpoint.UseEndpointCircuitBreaker(context, breaker);

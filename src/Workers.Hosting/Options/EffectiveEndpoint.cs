@@ -15,6 +15,10 @@ internal sealed record EffectiveEndpoint(
     TimeoutOptions? Timeout,
     bool Inbox)
 {
+    /// <summary>The endpoint's exception classification: <see cref="RedeliveryOptions.Classification"/> (from
+    /// configuration) with the rules given in code (<see cref="WorkersBuilder.ClassifyExceptions"/>) added.</summary>
+    public ExceptionClassificationOptions Classification { get; init; } = Redelivery.Classification;
+
     public static EffectiveEndpoint Resolve(WorkersOptions options, string queue, bool inboxAvailable)
     {
         var own = options.Endpoints.TryGetValue(queue, out var found) ? found : new EndpointOptions();

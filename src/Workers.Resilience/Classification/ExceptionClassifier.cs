@@ -9,7 +9,8 @@ namespace Workers.Resilience.Classification;
 /// Built-in permanent failures: <see cref="PermanentFailureException"/>, <see cref="ValidationException"/>,
 /// deserialization failures (<see cref="SerializationException"/> and MassTransit's, <see cref="JsonException"/>),
 /// <see cref="NotSupportedException"/> and <see cref="NotImplementedException"/>.
-/// Cancellation at a consumer timeout is transient.
+/// Cancellation at a consumer timeout is transient. Rules with a predicate (<see cref="ExceptionClassificationOptions.Permanent{TException}"/>)
+/// are checked with the configured types: transient first.
 /// </summary>
 internal sealed class ExceptionClassifier
 {
@@ -25,12 +26,16 @@ internal sealed class ExceptionClassifier
 
     private readonly Type[] permanent;
     private readonly Type[] transient;
+    private readonly ExceptionRule[] permanentRules;
+    private readonly ExceptionRule[] transientRules;
 
     public ExceptionClassifier(ExceptionClassificationOptions? options = null)
     {
         options ??= new ExceptionClassificationOptions();
         permanent = [.. BuiltInPermanent, .. options.PermanentExceptions.Select(Resolve)];
         transient = [.. options.TransientExceptions.Select(Resolve)];
+        permanentRules = [.. options.Rules.Where(r => r.Permanent)];
+        transientRules = [.. options.Rules.Where(r => !r.Permanent)];
     }
 
     public static ExceptionClassifier Default { get; } = new();
@@ -41,12 +46,12 @@ internal sealed class ExceptionClassifier
         foreach (var candidate in Unwrap(exception))
         {
             var type = candidate.GetType();
-            if (transient.Any(t => t.IsAssignableFrom(type)))
+            if (transient.Any(t => t.IsAssignableFrom(type)) || transientRules.Any(r => r.Matches(candidate)))
             {
                 return FailureDisposition.Retry;
             }
 
-            if (permanent.Any(t => t.IsAssignableFrom(type)) || IsSerializationFailure(type))
+            if (permanentRules.Any(r => r.Matches(candidate)) || permanent.Any(t => t.IsAssignableFrom(type)) || IsSerializationFailure(type))
             {
                 return FailureDisposition.DeadLetter;
             }

@@ -38,7 +38,7 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
     {
         this.transport = transport;
         this.settings = settings;
-        classifier = new ExceptionClassifier(settings.Options.Classification);
+        classifier = new ExceptionClassifier(settings.Classification);
     }
 
     // How long a message whose redelivery could not be published is held before it goes back to its queue.

@@ -18,4 +18,9 @@ internal sealed record RedeliverySettings(
     Func<DeadLetterFallbackArguments, Task>? Fallback,
     string? Consumer,
     TimeProvider Time,
-    ILogger Logger);
+    ILogger Logger)
+{
+    /// <summary>The endpoint's classification: <see cref="RedeliveryOptions.Classification"/> unless the host gave
+    /// one with rules in code added (the stage hands it to the circuit breaker too: one source of truth).</summary>
+    public ExceptionClassificationOptions Classification { get; init; } = Options.Classification;
+}
