@@ -4,6 +4,9 @@ namespace Workers.Postgres.Outbox;
 internal static class OutboxConstants
 {
     public const string SectionPath = "Workers:Outbox";
+
+    /// <summary>The dispatcher's span around one publish, a child of the staging activity.</summary>
+    public const string DispatchActivity = "workers.outbox.publish";
     public const string PublisherConfirmationSetting = "Workers:RabbitMq:PublisherConfirmation";
     public const int DefaultBatchSize = 100;
     public const int DefaultMaxDispatchAttempts = 10;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Data.Common;
 using System.Text.Json;
 using MassTransit;
@@ -259,6 +260,7 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
 
         using var timeout = new CancellationTokenSource(options.PublishTimeout, timeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        using var trace = ContinueStagingTrace(claim, headers);
         try
         {
             if (destination is null)
@@ -283,6 +285,37 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
         }
     }
 
+    /// <summary>
+    /// Makes the staging activity (its W3C context, kept with the row) the parent of the publish, so that MassTransit's
+    /// send span — and the consumer's — continue the trace of the transaction that staged the message. Recorded as a
+    /// Workers span when someone listens to the <c>Workers</c> source; otherwise a context-only activity that is never
+    /// exported. None for a row staged without an activity.
+    /// </summary>
+    private static Activity? ContinueStagingTrace(OutboxClaim claim, Dictionary<string, string>? headers)
+    {
+        if (OutboxContextHeaders.Parent(headers) is not { } parent)
+        {
+            return null;
+        }
+
+        var activity = WorkersDiagnostics.ActivitySource.StartActivity(OutboxConstants.DispatchActivity, ActivityKind.Producer, parent);
+        if (activity is null)
+        {
+            activity = new Activity(OutboxConstants.DispatchActivity);
+            activity.SetParentId(parent.TraceId, parent.SpanId, parent.TraceFlags);
+            activity.TraceStateString = parent.TraceState;
+            activity.Start();
+        }
+        else if (activity.IsAllDataRequested)
+        {
+            activity.SetTag("messaging.system", "rabbitmq");
+            activity.SetTag("messaging.operation.type", "send");
+            activity.SetTag("messaging.message.id", claim.Id.ToString("D"));
+        }
+
+        return activity;
+    }
+
     private static void Stamp(SendContext context, Guid messageId, Dictionary<string, string>? headers)
     {
         context.MessageId = messageId;
@@ -294,14 +327,9 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
             rabbit.Mandatory = true;
         }
 
-        if (headers is null)
+        if (headers is not null)
         {
-            return;
-        }
-
-        foreach (var (key, value) in headers)
-        {
-            context.Headers.Set(key, value);
+            OutboxContextHeaders.Restore(context, headers);
         }
     }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using MassTransit;
 using MassTransit.Serialization;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Workers.Postgres.Storage;
 
 namespace Workers.Postgres.Outbox;
@@ -10,8 +11,9 @@ namespace Workers.Postgres.Outbox;
 /// Stages outbox rows in the scope's <typeparamref name="TDbContext"/>. While the inbox runs a consumer in this scope,
 /// MessageIds are derived from (inbound MessageId, consumer, position) — the same on every run of that consume —
 /// otherwise they are new sequential ids; <see cref="OutboxMessageOptions.MessageId"/> overrides both.
+/// The row keeps the staging trace and, staged while a message is consumed, its conversation (<see cref="OutboxContextHeaders"/>).
 /// </summary>
-internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider timeProvider, OutboxConsumeScope consumeScope) : IWorkersOutbox
+internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider timeProvider, OutboxConsumeScope consumeScope, IServiceProvider services) : IWorkersOutbox
     where TDbContext : DbContext
 {
     public Guid Publish<T>(T message, OutboxMessageOptions? options = null)
@@ -55,11 +57,19 @@ internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider
             MessageType = TypeName(type),
             Body = JsonSerializer.Serialize(message, type, SystemTextJsonMessageSerializer.Options),
             Destination = destination?.ToString(),
-            Headers = options is { Headers.Count: > 0 } ? JsonSerializer.Serialize(options.Headers) : null,
+            Headers = HeadersOf(options),
             OrderingKey = options?.OrderingKey,
             CreatedAt = MonotonicNow(timeProvider),
         };
         context.Set<OutboxMessage>().Add(row);
         return row.Id;
+    }
+
+    private string? HeadersOf(OutboxMessageOptions? options)
+    {
+        var headers = new Dictionary<string, string>(options?.Headers ?? new Dictionary<string, string>(), StringComparer.Ordinal);
+        var consuming = services.GetService<MassTransit.DependencyInjection.IScopedConsumeContextProvider>() is { HasContext: true } provider ? provider.GetContext() : null;
+        OutboxContextHeaders.Capture(headers, System.Diagnostics.Activity.Current, consuming);
+        return headers.Count > 0 ? JsonSerializer.Serialize(headers) : null;
     }
 }

@@ -23,7 +23,7 @@ public sealed class OrderShippedConsumer(ConsumerProbe probe) : IConsumer<OrderS
 {
     public Task Consume(ConsumeContext<OrderShipped> context)
     {
-        probe.Shipped(context.Message);
+        probe.Shipped(context.Message, new ShippedContext(context.ConversationId, context.CorrelationId, context.InitiatorId, System.Diagnostics.Activity.Current?.TraceId, context.Headers.GetAll().Any(h => h.Key.StartsWith("Workers-Outbox-", StringComparison.Ordinal))));
         return Task.CompletedTask;
     }
 }
@@ -53,5 +53,15 @@ public sealed class ConsumerProbe
         Consumed?.Invoke(message);
     }
 
-    public void Shipped(OrderShipped message) => ShippedMessages.Enqueue(message);
+    /// <summary>The ids and the trace each OrderShipped arrived with.</summary>
+    public ConcurrentDictionary<OrderShipped, ShippedContext> ShippedContexts { get; } = new();
+
+    public void Shipped(OrderShipped message, ShippedContext context)
+    {
+        ShippedContexts[message] = context;
+        ShippedMessages.Enqueue(message);
+    }
 }
+
+/// <summary>What an OrderShipped carried: its conversation, correlation and initiator ids, the consumer's trace, and whether any outbox-reserved header reached the wire.</summary>
+public sealed record ShippedContext(Guid? ConversationId, Guid? CorrelationId, Guid? InitiatorId, System.Diagnostics.ActivityTraceId? TraceId, bool ReservedHeaders);
