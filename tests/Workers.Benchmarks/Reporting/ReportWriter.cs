@@ -66,6 +66,10 @@ internal static class ReportWriter
         text.AppendLine();
         text.AppendLine(Format($"- RabbitMQ ceiling (raw client, persistent + confirms + manual acks, publish and consume at once): **{Value(results.BrokerCeiling)} msg/s**"));
         text.AppendLine(Format($"- PostgreSQL commit rate (pgbench-style: {results.CommitCount} single-row INSERT + COMMIT round trips on one Npgsql connection): **{Value(results.CommitRate)} commits/s**"));
+        foreach (var (connections, rate) in results.CommitCeiling)
+        {
+            text.AppendLine(Format($"- PostgreSQL commit ceiling ({results.CommitCount} single-row INSERT + COMMIT round trips over {connections} Npgsql connections at once, the physical limit of one transaction per message at that concurrency): **{Value(rate)} commits/s**"));
+        }
         text.AppendLine();
         text.AppendLine("## Results (median, with min–max over the rounds and ± half the spread (max−min)/median)");
         text.AppendLine();
