@@ -91,7 +91,7 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
                 ConfigurePipeline(workers, queue, failures);
             });
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
-        return new HostStopper(host);
+        return postgres is null ? new HostStopper(host) : new InboxHostStopper(host, postgres);
     }
 
     public override async ValueTask CleanupAsync()
@@ -296,5 +296,19 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
         public Task PublishAsync(BenchMessage message, CancellationToken cancellationToken) => endpoint.Send(message, cancellationToken);
 
         public async ValueTask DisposeAsync() => await HostStopper.StopAsync(host).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stops an inbox consumer's host, then closes its idle pooled connections (up to the prefetch, 100): left open,
+    /// the pools of several inbox rows in one run exceed the shared server's max_connections and starve the next row.
+    /// </summary>
+    private sealed class InboxHostStopper(IHost host, string connectionString) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await HostStopper.StopAsync(host).ConfigureAwait(false);
+            await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+            Npgsql.NpgsqlConnection.ClearPool(connection);
+        }
     }
 }
