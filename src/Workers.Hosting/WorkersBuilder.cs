@@ -115,7 +115,8 @@ public sealed class WorkersBuilder
     /// Adds the PostgreSQL outbox and inbox on the application's <typeparamref name="TDbContext"/>, whose
     /// <c>OnModelCreating</c> must call <c>modelBuilder.AddWorkersOutbox().AddWorkersInbox()</c>. The context is
     /// registered here on <c>Workers:Postgres:ConnectionString</c> (or <c>WORKERS_POSTGRES</c>) with the
-    /// failover-aware <c>UseWorkersPostgres</c> (do not register it again). The outbox dispatcher runs in this
+    /// failover-aware <c>UseWorkersPostgres</c> (do not register it again), pooled (<c>AddDbContextPool</c>) unless
+    /// <c>Workers:Postgres:PoolDbContexts</c> is false or its constructor takes more than its options. The outbox dispatcher runs in this
     /// worker, and every endpoint records its messages in the inbox (exactly-once effects) unless
     /// <c>Workers:Endpoints:&lt;queue&gt;:Inbox</c> is false. Options: <c>Workers:Outbox</c>, <c>Workers:Inbox</c>.
     /// </summary>
@@ -123,7 +124,17 @@ public sealed class WorkersBuilder
     public WorkersBuilder UsePostgres<TDbContext>()
         where TDbContext : Microsoft.EntityFrameworkCore.DbContext
     {
-        Services.AddDbContext<TDbContext>((sp, db) => db.UseWorkersPostgres(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WorkersOptions>>().Value.Postgres.ConnectionString));
+        static void Configure(IServiceProvider sp, Microsoft.EntityFrameworkCore.DbContextOptionsBuilder db) =>
+            db.UseWorkersPostgres(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WorkersOptions>>().Value.Postgres.ConnectionString);
+        if (Configuration.GetValue($"{WorkersOptions.SectionName}:Postgres:{nameof(PostgresOptions.PoolDbContexts)}", true) && DbContextPooling.CanPool(typeof(TDbContext)))
+        {
+            Services.AddDbContextPool<TDbContext>(Configure);
+        }
+        else
+        {
+            Services.AddDbContext<TDbContext>(Configure);
+        }
+
         Services.AddWorkersOutbox<TDbContext>();
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<Workers.Postgres.OutboxOptions>, OutboxConfirmsValidator>());
         Services.AddWorkersInbox<TDbContext>();

@@ -106,8 +106,14 @@ internal sealed class BenchRunner(BenchSettings settings, IReadOnlyList<Contende
         results.CommitCount = settings.Quick ? 2_000 : 5_000;
         try
         {
-            results.CommitRate = await Calibration.CommitRateAsync(results.CommitCount, cancellationToken).ConfigureAwait(false);
+            results.CommitRate = await Calibration.CommitRateAsync(results.CommitCount, 1, cancellationToken).ConfigureAwait(false);
             log.WriteLine($"[calibration] PostgreSQL commit rate {results.CommitRate:0} commits/s ({results.CommitCount} INSERT+COMMIT on one connection)");
+            foreach (var connections in RunResults.CommitCeilingConnections)
+            {
+                var rate = await Calibration.CommitRateAsync(results.CommitCount, connections, cancellationToken).ConfigureAwait(false);
+                results.CommitCeiling[connections] = rate;
+                log.WriteLine($"[calibration] PostgreSQL commit ceiling {rate:0} commits/s ({results.CommitCount} INSERT+COMMIT over {connections} connections at once)");
+            }
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {

@@ -37,7 +37,7 @@ if (settings.Micro)
 
 // The default contenders, in report order. Variants run only when named with --only:
 //   masstransit-pP[-cC][-raw]   MassTransit with prefetch P, ConcurrentMessageLimit C, raw JSON serializer
-//   workers-pP[-cC]             Workers configured through Workers:RabbitMq:PrefetchCount / Endpoints:Q:ConcurrentMessageLimit
+//   workers[-inbox]-pP[-cC]     Workers (with the inbox) configured through Workers:RabbitMq:PrefetchCount / Endpoints:Q:ConcurrentMessageLimit
 //   wolverine-lN                Wolverine with N parallel listeners
 Contender[] all =
 [
@@ -47,6 +47,7 @@ Contender[] all =
     new WolverineContender(),
     new WorkersContender(),
     new WorkersContender("workers-inbox", inbox: true),
+    new WolverineContender("wolverine-inbox", inbox: true),
 ];
 
 IReadOnlyList<Contender> contenders;
@@ -63,7 +64,7 @@ else
         var contender = known.GetValueOrDefault(name) ?? Variants.Parse(name);
         if (contender is null)
         {
-            Console.Error.WriteLine($"error: unknown contender '{name}'; known: {string.Join(", ", known.Keys)}, masstransit-pP[-cC][-raw], workers-pP[-cC], wolverine-lN");
+            Console.Error.WriteLine($"error: unknown contender '{name}'; known: {string.Join(", ", known.Keys)}, masstransit-pP[-cC][-raw], workers[-inbox]-pP[-cC], wolverine-lN");
             return 2;
         }
 

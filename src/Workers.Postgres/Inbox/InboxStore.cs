@@ -11,7 +11,8 @@ internal static class InboxStore
     /// <summary>
     /// Records (MessageId, consumer) in the current transaction; true when new. A duplicate updates the row
     /// (counter), so its commit writes WAL and waits for the synchronous standby: a durable duplicate commit
-    /// proves that the first (perhaps non-durable) commit has been replicated too.
+    /// proves that the first (perhaps non-durable) commit has been replicated too. The statement is prepared: once per
+    /// physical connection (prepared statements outlive the pooled connection's close), then executed without a parse.
     /// </summary>
     public static async Task<bool> TryRecordAsync(DbContext context, WorkersTables tables, Guid messageId, string consumer, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -25,6 +26,7 @@ internal static class InboxStore
         command.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = messageId });
         command.Parameters.Add(new NpgsqlParameter("consumer", NpgsqlDbType.Text) { Value = consumer });
         command.Parameters.Add(new NpgsqlParameter("now", NpgsqlDbType.TimestampTz) { Value = now });
+        await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
         return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 

@@ -9,8 +9,7 @@ internal sealed class WorkersDatabase<TDbContext>(IServiceScopeFactory scopeFact
     where TDbContext : DbContext
 {
     private readonly object gate = new();
-    private WorkersTables? tables;
-    private string? connectionString;
+    private volatile Initialised? initialised;
 
     public PostgresTopology Topology { get; } = new();
 
@@ -24,21 +23,30 @@ internal sealed class WorkersDatabase<TDbContext>(IServiceScopeFactory scopeFact
 
     public string ConnectionString => EnsureInitialised().ConnectionString;
 
-    private (WorkersTables Tables, string ConnectionString) EnsureInitialised()
+    /// <summary>Read on every message: lock-free once set (the lock only serialises the first reads).</summary>
+    private Initialised EnsureInitialised()
     {
+        if (initialised is { } ready)
+        {
+            return ready;
+        }
+
         lock (gate)
         {
-            if (tables is null || connectionString is null)
+            if (initialised is null)
             {
                 using var scope = scopeFactory.CreateScope();
                 var context = scope.ServiceProvider.GetRequiredService<TDbContext>();
-                tables = WorkersTables.From(context);
-                connectionString = context.Database.GetConnectionString()
+                var tables = WorkersTables.From(context);
+                var connectionString = context.Database.GetConnectionString()
                     ?? throw new InvalidOperationException($"{typeof(TDbContext).Name} has no connection string (configure it with UseWorkersPostgres(connectionString)).");
                 Topology.Configure(connectionString, TimeSpan.FromSeconds(2));
+                initialised = new Initialised(tables, connectionString);
             }
 
-            return (tables, connectionString);
+            return initialised;
         }
     }
+
+    private sealed record Initialised(WorkersTables Tables, string ConnectionString);
 }

@@ -17,12 +17,17 @@ internal static partial class Variants
         var workers = WorkersPattern().Match(name);
         if (workers.Success)
         {
-            return new WorkersContender(name, Int(workers.Groups["p"]), Int(workers.Groups["c"]), telemetry: workers.Groups["notel"].Success ? false : null);
+            return new WorkersContender(name, Int(workers.Groups["p"]), Int(workers.Groups["c"]), inbox: workers.Groups["inbox"].Success, telemetry: workers.Groups["notel"].Success ? false : null);
         }
 
-        if (name == "workers-notel")
+        switch (name)
         {
-            return new WorkersContender(name, telemetry: false);
+            case "workers-notel":
+                return new WorkersContender(name, telemetry: false);
+            case "workers-inbox-nopool":
+                return new WorkersContender(name, inbox: true, poolContexts: false);
+            case "workers-inbox-noreset":
+                return new WorkersContender(name, inbox: true, connectionOptions: "No Reset On Close=true");
         }
 
         var wolverine = WolverinePattern().Match(name);
@@ -34,7 +39,7 @@ internal static partial class Variants
     [GeneratedRegex("^masstransit-p(?<p>[0-9]+)(-c(?<c>[0-9]+))?(?<raw>-raw)?$", RegexOptions.CultureInvariant)]
     private static partial Regex MassTransitPattern();
 
-    [GeneratedRegex("^workers-p(?<p>[0-9]+)(-c(?<c>[0-9]+))?(?<notel>-notel)?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^workers(?<inbox>-inbox)?-p(?<p>[0-9]+)(-c(?<c>[0-9]+))?(?<notel>-notel)?$", RegexOptions.CultureInvariant)]
     private static partial Regex WorkersPattern();
 
     [GeneratedRegex("^wolverine-l(?<l>[0-9]+)$", RegexOptions.CultureInvariant)]

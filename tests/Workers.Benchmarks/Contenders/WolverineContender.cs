@@ -25,15 +25,26 @@ namespace Workers.Benchmarks.Contenders;
 /// queues durable, messages persistent (Wolverine's defaults). Failures: <c>OnException().RetryOnce()</c> (inline retry).
 /// Outbox: PostgreSQL message storage with <c>UseDurableOutbox()</c> on the sender.
 /// </summary>
-internal sealed class WolverineContender(string name = "wolverine", ushort prefetch = RawContender.DefaultPrefetch, int listeners = 1) : Contender
+/// <param name="name">Report name.</param>
+/// <param name="prefetch">The listener's prefetch.</param>
+/// <param name="listeners">Parallel listeners.</param>
+/// <param name="inbox">Consume through Wolverine's PostgreSQL durable inbox (<c>PersistMessagesWithPostgresql</c> on a
+/// database of this contender's own + <c>UseDurableInbox()</c> on the listener) instead of <c>ProcessInline()</c>.</param>
+internal sealed class WolverineContender(string name = "wolverine", ushort prefetch = RawContender.DefaultPrefetch, int listeners = 1, bool inbox = false) : Contender
 {
     private const string Schema = "wolverine_bench";
+    private BenchDatabase? inboxDatabase;
 
     public override string Name => name;
 
     public override string Settings =>
-        $"WolverineFx 6.62.0; publisher confirms + tracking; SendInline() + Durability.UseSyncRetryBlock (publish awaits the confirm); ProcessInline(); PreFetchCount({prefetch}); ListenerCount({listeners}); " +
-        "System.Text.Json; failure = OnException<T>().RetryOnce(); outbox = PersistMessagesWithPostgresql + UseDurableOutbox()";
+        $"WolverineFx 6.62.0; publisher confirms + tracking; SendInline() + Durability.UseSyncRetryBlock (publish awaits the confirm); " +
+        (inbox
+            ? "durable inbox: PersistMessagesWithPostgresql (Durability.Mode = Solo) + UseDurableInbox() (each incoming envelope stored in PostgreSQL, marked handled after its handler); "
+            : "ProcessInline(); ") +
+        $"PreFetchCount({prefetch}); ListenerCount({listeners}); System.Text.Json; failure = OnException<T>().RetryOnce(); outbox = PersistMessagesWithPostgresql + UseDurableOutbox()";
+
+    public override string? NotMeasuredNote => inbox ? "outbox: measured on the `wolverine` row only (same outbox; this row differs in the listener)" : null;
 
     public override async Task<IBenchProducer> StartProducerAsync(BenchVhost vhost, string queue, CancellationToken cancellationToken)
     {
@@ -49,10 +60,28 @@ internal sealed class WolverineContender(string name = "wolverine", ushort prefe
     public override async Task<IAsyncDisposable> StartConsumerAsync(BenchVhost vhost, string queue, ConsumeProbe probe, bool failures, CancellationToken cancellationToken)
     {
         WolverineBenchHandler.Probe = probe;
+        if (inbox && inboxDatabase is null)
+        {
+            inboxDatabase = await BenchDatabase.CreateAsync("wolverine_inbox", cancellationToken).ConfigureAwait(false);
+        }
+
         var host = BuildHost("bench-wolverine-consumer", vhost, services => { }, opts =>
         {
             opts.Discovery.IncludeType(typeof(WolverineBenchHandler));
-            opts.ListenToRabbitQueue(queue).ProcessInline().PreFetchCount(prefetch).ListenerCount(listeners);
+            var listener = opts.ListenToRabbitQueue(queue);
+            if (inboxDatabase is not null)
+            {
+                opts.PersistMessagesWithPostgresql(inboxDatabase.ConnectionString, Schema);
+                opts.AutoBuildMessageStorageOnStartup = AutoCreate.CreateOrUpdate;
+                opts.Durability.Mode = DurabilityMode.Solo;
+                listener.UseDurableInbox();
+            }
+            else
+            {
+                listener.ProcessInline();
+            }
+
+            listener.PreFetchCount(prefetch).ListenerCount(listeners);
             if (failures)
             {
                 opts.OnException<BenchFailureException>().RetryOnce();
@@ -62,8 +91,22 @@ internal sealed class WolverineContender(string name = "wolverine", ushort prefe
         return new HostStopper(host);
     }
 
+    public override async ValueTask CleanupAsync()
+    {
+        if (inboxDatabase is not null)
+        {
+            await inboxDatabase.DisposeAsync().ConfigureAwait(false);
+            inboxDatabase = null;
+        }
+    }
+
     public override async Task<OutboxResult?> RunOutboxAsync(BenchVhost vhost, string queue, OutboxWorkload workload, CancellationToken cancellationToken)
     {
+        if (inbox)
+        {
+            return null;
+        }
+
         var count = workload.Count;
         var window = workload.Window;
         await using var database = await BenchDatabase.CreateAsync("wolverine", cancellationToken).ConfigureAwait(false);

@@ -26,7 +26,9 @@ namespace Workers.Benchmarks.Contenders;
 /// <param name="concurrentMessageLimit">Sets <c>Workers:Endpoints:QUEUE:ConcurrentMessageLimit</c> (null = unset).</param>
 /// <param name="inbox">Run the consumer with the PostgreSQL inbox (a database of this contender's own).</param>
 /// <param name="telemetry">null = the Workers default; false sets <c>Workers:Telemetry:Enabled</c> to false (variant <c>-notel</c>).</param>
-internal sealed class WorkersContender(string name = "workers", int? prefetch = null, int? concurrentMessageLimit = null, bool inbox = false, bool? telemetry = null) : Contender
+/// <param name="poolContexts">false sets <c>Workers:Postgres:PoolDbContexts</c> to false (variant <c>workers-inbox-nopool</c>: a DbContext built per message, as before pooling).</param>
+/// <param name="connectionOptions">Appended to the inbox database's connection string (variant <c>workers-inbox-noreset</c>: <c>No Reset On Close=true</c>).</param>
+internal sealed class WorkersContender(string name = "workers", int? prefetch = null, int? concurrentMessageLimit = null, bool inbox = false, bool? telemetry = null, bool poolContexts = true, string? connectionOptions = null) : Contender
 {
     private BenchDatabase? inboxDatabase;
 
@@ -38,6 +40,8 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
         $"ConcurrentMessageLimit {concurrentMessageLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset (= prefetch)"}, envelope JSON, publisher confirms on; " + PipelineDescription +
         (inbox ? "; inbox ON (UsePostgres<BenchDbContext>: one INSERT … ON CONFLICT + COMMIT per message)" : "; inbox off (no database)") +
         (telemetry is false ? "; telemetry OFF (Workers:Telemetry:Enabled = false)" : string.Empty) +
+        (poolContexts ? string.Empty : "; DbContext pooling OFF (Workers:Postgres:PoolDbContexts = false)") +
+        (connectionOptions is null ? string.Empty : $"; connection string + `{connectionOptions}`") +
         (inbox ? string.Empty : "; outbox = IWorkersOutbox.Send + SaveChanges (business row + outbox row), relayed by the OutboxDispatcher (defaults: batch 100, NOTIFY wake-up)");
 
     /// <summary>What <see cref="ConfigurePipeline"/> enables, for the report.</summary>
@@ -67,7 +71,7 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
                 await PrepareSchemaAsync(inboxDatabase, cancellationToken).ConfigureAwait(false);
             }
 
-            postgres = inboxDatabase.ConnectionString;
+            postgres = inboxDatabase.ConnectionString + (connectionOptions is null ? string.Empty : ";" + connectionOptions);
         }
 
         var host = BuildHost(
@@ -87,7 +91,7 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
                 ConfigurePipeline(workers, queue, failures);
             });
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
-        return new HostStopper(host);
+        return postgres is null ? new HostStopper(host) : new InboxHostStopper(host, postgres);
     }
 
     public override async ValueTask CleanupAsync()
@@ -259,6 +263,11 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
             builder.Configuration[PostgresOptions.ConnectionStringVariable] = postgres;
         }
 
+        if (!poolContexts)
+        {
+            builder.Configuration["Workers:Postgres:PoolDbContexts"] = "false";
+        }
+
         if (telemetry is { } enabled)
         {
             builder.Configuration["Workers:Telemetry:Enabled"] = enabled ? "true" : "false";
@@ -287,5 +296,19 @@ internal sealed class WorkersContender(string name = "workers", int? prefetch = 
         public Task PublishAsync(BenchMessage message, CancellationToken cancellationToken) => endpoint.Send(message, cancellationToken);
 
         public async ValueTask DisposeAsync() => await HostStopper.StopAsync(host).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stops an inbox consumer's host, then closes its idle pooled connections (up to the prefetch, 100): left open,
+    /// the pools of several inbox rows in one run exceed the shared server's max_connections and starve the next row.
+    /// </summary>
+    private sealed class InboxHostStopper(IHost host, string connectionString) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await HostStopper.StopAsync(host).ConfigureAwait(false);
+            await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+            Npgsql.NpgsqlConnection.ClearPool(connection);
+        }
     }
 }

@@ -5,30 +5,56 @@ namespace Workers.Benchmarks.Infrastructure;
 
 /// <summary>
 /// How fast this machine is right now, measured before the rounds: the broker ceiling (raw client, publish and
-/// consume at once) and a pgbench-style commit rate (single-row INSERT + COMMIT round trips on one connection).
+/// consume at once) and pgbench-style commit rates (single-row INSERT + COMMIT round trips on one connection, and on many at once).
 /// </summary>
 internal static class Calibration
 {
-    /// <summary>Sequential INSERT+COMMIT round trips per second through Npgsql on one connection.</summary>
-    public static async Task<double> CommitRateAsync(int count, CancellationToken cancellationToken)
+    /// <summary>
+    /// pgbench-style commit rate: <paramref name="connections"/> Npgsql connections, each running single-row
+    /// INSERT + COMMIT round trips (autocommit, prepared) in a loop, <paramref name="count"/> in all. One connection is
+    /// the sequential commit rate; many are PostgreSQL's ceiling for one transaction per message at that concurrency
+    /// (concurrent commits share WAL flushes).
+    /// </summary>
+    public static async Task<double> CommitRateAsync(int count, int connections, CancellationToken cancellationToken)
     {
         await using var database = await BenchDatabase.CreateAsync("calibration", cancellationToken).ConfigureAwait(false);
         await database.ExecuteAsync("create table commits (id bigint primary key, payload text not null)", cancellationToken).ConfigureAwait(false);
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var perConnection = Math.Max(1, count / connections);
+        var opened = new List<NpgsqlConnection>(connections);
+        try
+        {
+            for (var k = 0; k < connections; k++)
+            {
+                var connection = new NpgsqlConnection(database.ConnectionString + ";Pooling=false");
+                opened.Add(connection);
+                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var started = Stopwatch.GetTimestamp();
+            await Task.WhenAll(opened.Select((connection, k) => CommitLoopAsync(connection, (long)k * perConnection, perConnection, cancellationToken))).ConfigureAwait(false);
+            return perConnection * connections / Stopwatch.GetElapsedTime(started).TotalSeconds;
+        }
+        finally
+        {
+            foreach (var connection in opened)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task CommitLoopAsync(NpgsqlConnection connection, long firstId, int count, CancellationToken cancellationToken)
+    {
         await using var insert = new NpgsqlCommand("insert into commits (id, payload) values ($1, $2)", connection);
         var id = new NpgsqlParameter<long> { TypedValue = 0 };
         insert.Parameters.Add(id);
         insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "calibration" });
         await insert.PrepareAsync(cancellationToken).ConfigureAwait(false);
-        var started = Stopwatch.GetTimestamp();
         for (var i = 0; i < count; i++)
         {
-            id.TypedValue = i;
+            id.TypedValue = firstId + i;
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false); // autocommit: one INSERT + COMMIT
         }
-
-        return count / Stopwatch.GetElapsedTime(started).TotalSeconds;
     }
 
     /// <summary>

@@ -43,6 +43,12 @@ internal sealed class RunResults
 
     public int CommitCount { get; set; }
 
+    /// <summary>Connections of the multi-connection commit calibration: the outbox workloads' window and the inbox's concurrency (the default prefetch).</summary>
+    public static IReadOnlyList<int> CommitCeilingConnections { get; } = [16, 100];
+
+    /// <summary>Commits/s with that many connections committing at once.</summary>
+    public SortedDictionary<int, double> CommitCeiling { get; } = [];
+
     public Dictionary<string, string> Settings { get; } = new(StringComparer.Ordinal);
 
     public Dictionary<string, string> Notes { get; } = new(StringComparer.Ordinal);
