@@ -90,8 +90,11 @@ public sealed class OutboxQuarantineTests(PostgresTestDatabase database, RabbitM
             Timeout,
             async () => $"effects {string.Join(',', (await Db.EffectsAsync(database.ConnectionString, run, Ct)).Keys.Order())}",
             Ct);
-        var poisonKey = probe.Runs.Where(r => r.Run == run && r.Key == "k-poison").Select(r => r.Number).ToList();
-        Assert.Equal([1, 2, 3], poisonKey);
+        // In key order: each row was dispatched (confirmed) only after the one before it. The dispatch order, not the
+        // consume order — the consumer runs up to 16 messages at once, so two consecutive ones may finish either way.
+        var poisonKey = await Db.ScalarAsync<string>(database.ConnectionString, "SELECT string_agg(body::jsonb->>'number', ',' ORDER BY dispatched_at) FROM workers_outbox WHERE ordering_key = 'k-poison' AND dispatched_at IS NOT NULL", Ct);
+        Assert.Equal("1,2,3", poisonKey);
+        Assert.Equal([1, 2, 3], probe.Runs.Where(r => r.Run == run && r.Key == "k-poison").Select(r => r.Number).Order());
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await host.StopAsync(stop.Token);
