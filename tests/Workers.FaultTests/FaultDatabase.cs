@@ -63,3 +63,28 @@ internal sealed class ReplicaSetFaultDatabase : IFaultDatabase
         return ValueTask.CompletedTask;
     }
 }
+
+/// <summary>
+/// A database of its own on the automatic-failover formation (<see cref="LocalPostgresAutoFailover"/>), reached through
+/// the manager's multi-host URI: after the manager fails over it leads to whichever node it promoted. Dropped at the end.
+/// </summary>
+internal sealed class AutoFailoverFaultDatabase : IFaultDatabase
+{
+    private readonly LocalPostgresAutoFailover formation;
+
+    private AutoFailoverFaultDatabase(LocalPostgresAutoFailover formation, string connectionString)
+    {
+        this.formation = formation;
+        ConnectionString = connectionString;
+    }
+
+    public string ConnectionString { get; }
+
+    public static async Task<IFaultDatabase> CreateAsync(LocalPostgresAutoFailover formation, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(formation);
+        return new AutoFailoverFaultDatabase(formation, await formation.CreateDatabaseAsync("fault", cancellationToken));
+    }
+
+    public async ValueTask DisposeAsync() => await formation.DropDatabaseAsync(ConnectionString);
+}
