@@ -30,6 +30,10 @@ stop_rabbitmq4() {
 trap stop_rabbitmq4 EXIT
 env_lines=$(WORKERS_BROKERS=$brokers WORKERS_AUTOFAILOVER=$autofailover scripts/services.sh up) || { echo "services failed to start"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 eval "$env_lines"
+# The automatic-failover scenarios skip themselves without the formation: in this run its absence is a failure.
+if [ "$autofailover" = 1 ] && [ -z "${WORKERS_POSTGRES_AUTOFAILOVER:-}" ]; then
+  echo "the automatic-failover PostgreSQL (services.sh autofailover-up) is not running: the run failed"; autofailover_missing=1
+fi
 # docker-compose validates compose/docker-compose.yml offline (tests/Workers.IntegrationTests/Deploy).
 if ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   apt_get() { DEBIAN_FRONTEND=noninteractive apt-get "$@" >/dev/null 2>&1; }
@@ -105,6 +109,7 @@ for trx in "$results"/*.trx "$results"/rabbitmq4/*.trx; do
   skipped=$((skipped + $(attr notExecuted)))
 done
 if [ -n "${rabbitmq4_missing:-}" ]; then failed=$((failed + 1)); fi
+if [ -n "${autofailover_missing:-}" ]; then rc=1; failed=$((failed + 1)); fi
 if [ $packed -ne 0 ]; then rc=1; failed=$((failed + 1)); fi   # the tests ran, but a package did not pack
 if [ $rc -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi   # the build or a test host failed before reporting
 if [ $files -eq 0 ] && [ $rc -eq 0 ]; then rc=1; failed=1; fi
