@@ -37,6 +37,8 @@ public sealed class AutoFailoverFaultTests(FaultNode node, LocalPostgresAutoFail
         scenario.Note($"formation: {await formation.DescribeAsync(FaultScenario.Cancel)}");
 
         var backlog = await scenario.Observer.ReadyCountAsync("submit-order", FaultScenario.Cancel);
+        using var watchStatus = new CancellationTokenSource();
+        var statusSeen = WatchStatusAsync(await worker.WaitForListeningAsync(FaultScenario.Bound), watchStatus.Token);
         await formation.KillNodeAsync(old.Name);
         var fault = scenario.Clock.ElapsedTicks; // its postmaster is gone: no commit can be acknowledged by it from here
         scenario.Note($"primary {old.Name} killed (kill -9 of its keeper and its postgres)");
@@ -54,6 +56,15 @@ public sealed class AutoFailoverFaultTests(FaultNode node, LocalPostgresAutoFail
         var states = await formation.DescribeAsync(FaultScenario.Cancel);
         scenario.Note(string.Create(CultureInfo.InvariantCulture, $"{promoted!.Name} promoted by the manager; write outage {outage.TotalSeconds:F1} s; formation: {states}"));
         Assert.NotEqual(old.Name, promoted.Name);
+
+        // What readiness and /workers/status said during the outage (printed): the inbox's database check turns Degraded
+        // while its statements fail (the worker holds messages, /health/ready stays 200); the outbox check says "failover
+        // in progress" while the split-brain check finds no primary at all (until pg_auto_failover promotes the
+        // candidate, which then holds writes with pg_is_in_recovery() already false).
+        await watchStatus.CancelAsync();
+        var seen = await statusSeen;
+        scenario.Note($"worker readiness/status during the outage: {string.Join(" | ", seen)}");
+        Assert.Contains(seen, s => s.StartsWith("ready 200 workers-inbox-database: Degraded", StringComparison.Ordinal));
 
         var recovery = await scenario.WaitForRecoveryAsync(fault, worker);
         await scenario.WaitForProgressAsync(50, FaultScenario.Bound, worker);
@@ -78,6 +89,69 @@ public sealed class AutoFailoverFaultTests(FaultNode node, LocalPostgresAutoFail
         scenario.AssertSound(row);
         scenario.AssertNoHealthyOrderDeadLettered(row);
         Assert.False(worker.HasExited);
+    }
+
+    /// <summary>
+    /// Polls the worker's <c>/health/ready</c> and <c>/workers/status</c> every 250 ms until cancelled; returns each
+    /// distinct "check: status" of a readiness check that was not Healthy (with its first description) and each
+    /// distinct outbox topology, in the order first seen.
+    /// </summary>
+    private static async Task<List<string>> WatchStatusAsync(Uri worker, CancellationToken cancellationToken)
+    {
+        var seen = new List<string>();
+        var keys = new HashSet<string>();
+        using var http = new HttpClient { BaseAddress = worker, Timeout = TimeSpan.FromSeconds(2) };
+        void See(string key, string text)
+        {
+            if (keys.Add(key))
+            {
+                seen.Add(text);
+            }
+        }
+
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                using var ready = await http.GetAsync("/health/ready", cancellationToken);
+                using var report = System.Text.Json.JsonDocument.Parse(await ready.Content.ReadAsStringAsync(cancellationToken));
+                foreach (var check in report.RootElement.GetProperty("checks").EnumerateObject())
+                {
+                    var status = Text(check.Value, "status");
+                    if (status != "Healthy")
+                    {
+                        See($"{check.Name} {status}", $"ready {(int)ready.StatusCode} {check.Name}: {status} {Text(check.Value, "description")}");
+                    }
+                }
+
+                using var state = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/workers/status", cancellationToken));
+                if (state.RootElement.TryGetProperty("outbox", out var outbox) && outbox.ValueKind == System.Text.Json.JsonValueKind.Object)
+                {
+                    See($"topology {Text(outbox, "topology")}", $"status topology {Text(outbox, "topology")}: {Text(outbox, "status")} {Text(outbox, "description")}");
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+            }
+
+            try
+            {
+                await Task.Delay(250, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        return seen;
+
+        static string Text(System.Text.Json.JsonElement element, string name) =>
+            element.TryGetProperty(name, out var value) && value.ValueKind != System.Text.Json.JsonValueKind.Null ? value.ToString() : "-";
     }
 
     private static async Task<int> ServerPortAsync(string connectionString)
