@@ -1,5 +1,4 @@
 using System.Globalization;
-using Npgsql;
 using Workers.Testing;
 using Xunit;
 
@@ -21,8 +20,6 @@ namespace Workers.FaultTests;
 [Trait(FaultTraits.Broker, FaultTraits.SingleVersion)] // the fault is the database's; the broker version plays no part
 public sealed class AutoFailoverFaultTests(FaultNode node, LocalPostgresAutoFailover formation, FaultReport report) : IClassFixture<LocalPostgresAutoFailover>
 {
-    /// <summary>Settle bound: a backlog built during the outage drains at the worker's pace.</summary>
-    private static readonly TimeSpan SettleBound = TimeSpan.FromMinutes(3);
 
     [Fact]
     public async Task PrimaryNodeKilledUnderLoad_ManagerFailsOver_WorkerCarriesOn_NothingLostNothingTwice()
@@ -80,12 +77,12 @@ public sealed class AutoFailoverFaultTests(FaultNode node, LocalPostgresAutoFail
             "13 auto-failover primary kill -9",
             recovery,
             string.Create(CultureInfo.InvariantCulture, $"backlog at kill {backlog}; write outage {outage.TotalSeconds:F1}s (probe failures {probe.Failures}); {old.Name}→{promoted.Name}; resent {scenario.Load.Resent}; transport requeues {scenario.TransportFallbacks()}; {rates}; {scenario.WorkerLogCounts()}"),
-            SettleBound);
+            FaultScenario.DatabaseFailoverSettleBound);
         report.Add(row);
         TestContext.Current.SendDiagnosticMessage($"auto-failover: write outage {outage.TotalSeconds:F1} s, recovery {recovery.TotalSeconds:F1} s, lost {row.Lost}");
 
         // The ledger the figures come from is the promoted node's (or whichever the manager made primary since).
-        Assert.NotEqual(old.Port, await ServerPortAsync(scenario.Database.ConnectionString));
+        Assert.NotEqual(old.Port, await FaultDatabaseServer.PortAsync(scenario.Database.ConnectionString, FaultScenario.Cancel));
         scenario.AssertSound(row);
         scenario.AssertNoHealthyOrderDeadLettered(row);
         Assert.False(worker.HasExited);
@@ -152,13 +149,5 @@ public sealed class AutoFailoverFaultTests(FaultNode node, LocalPostgresAutoFail
 
         static string Text(System.Text.Json.JsonElement element, string name) =>
             element.TryGetProperty(name, out var value) && value.ValueKind != System.Text.Json.JsonValueKind.Null ? value.ToString() : "-";
-    }
-
-    private static async Task<int> ServerPortAsync(string connectionString)
-    {
-        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-        await connection.OpenAsync(FaultScenario.Cancel);
-        await using var command = new NpgsqlCommand("SELECT inet_server_port()", connection);
-        return (int)(await command.ExecuteScalarAsync(FaultScenario.Cancel))!;
     }
 }

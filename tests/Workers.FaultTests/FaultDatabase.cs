@@ -88,3 +88,16 @@ internal sealed class AutoFailoverFaultDatabase : IFaultDatabase
 
     public async ValueTask DisposeAsync() => await formation.DropDatabaseAsync(ConnectionString);
 }
+
+/// <summary>Reads from a scenario's database server.</summary>
+internal static class FaultDatabaseServer
+{
+    /// <summary>The port of the server a fresh (unpooled) session on <paramref name="connectionString"/> reaches: which node is primary.</summary>
+    public static async Task<int> PortAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT inet_server_port()", connection);
+        return (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+}
