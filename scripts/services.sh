@@ -12,6 +12,11 @@
 #                                a RabbitMQ 4.0 node (rmq4@host) beside the 3.10 one: Debian 13's rabbitmq-server run
 #                                from a Debian 13 root made once with debootstrap (outside the checkout, reused)
 #   WORKERS_BROKERS=3.10,4.0 scripts/services.sh up   starts both brokers (default: 3.10 only); `down` stops both
+#   WORKERS_AUTOFAILOVER=1 scripts/services.sh up      starts the automatic-failover PostgreSQL too (autofailover-up)
+#   scripts/services.sh autofailover-up|autofailover-down|autofailover-reset
+#                                PostgreSQL with automatic failover: a pg_auto_failover monitor and three nodes
+#                                (Debian postgresql-15-auto-failover), synchronous (number_sync_standbys 1); `env`
+#                                then prints WORKERS_POSTGRES_AUTOFAILOVER (the manager's multi-host URI); `down` stops it
 #
 # Settings (environment):
 #   WORKERS_SERVICES_DIR   data folder (default: <repo>/.services, ignored by git)
@@ -24,6 +29,7 @@
 #                              cluster on the same machine its own prefix and base port
 #   WORKERS_RABBITMQ4_PORT     AMQP port of the 4.0 node          (default 5674; management +10000, distribution +20000)
 #   WORKERS_DEBIAN13_ROOT      the Debian 13 root                 (default /var/lib/workers/debian13)
+#   WORKERS_AUTOFAILOVER_BASE_PORT  the monitor's port           (default 56000; nodes n1..n3 on base+1..base+3)
 #   WORKERS_DEBIAN_MIRROR      Debian mirror for debootstrap      (default: the first Debian URI of this machine's apt sources)
 set -euo pipefail
 
@@ -347,11 +353,195 @@ pg_stop() {
   fi
 }
 
+# ---------- PostgreSQL with automatic failover (pg_auto_failover) ----------
+# A monitor and three nodes on loopback (monitor AF_BASE, nodes AF_BASE+1..+3), trust auth, no TLS: for tests only.
+# number_sync_standbys = 1 (formation) and replication-quorum on every node: every commit waits for one of the two
+# standbys, and after one node is lost the survivor pair stays synchronous (no window of unreplicated writes; with
+# both standbys gone writes wait instead of going asynchronous). Detection is tuned down from the defaults
+# (af_tune). Data, pg_autoctl's configuration and its runtime files all live under $DATA/autofailover, so `down`
+# plus deleting that folder leaves nothing behind. Created once (~25 s per node); later `up`s only start the
+# keepers again on the existing data (seconds).
+AF_BASE=${WORKERS_AUTOFAILOVER_BASE_PORT:-56000}
+af_dir() { echo "$DATA/autofailover"; }
+af_monitor_uri() { echo "postgres://autoctl_node@127.0.0.1:$AF_BASE/pg_auto_failover?sslmode=disable"; }
+
+ensure_autofailover_installed() {
+  ensure_postgres_installed
+  command -v pg_autoctl >/dev/null 2>&1 || apt_install postgresql-15-auto-failover
+}
+
+# pg_autoctl as postgres, its XDG folders (config, state, pid files) inside the data folder.
+af_env() {
+  local d; d=$(af_dir)
+  echo env PATH="$PG_BIN:/usr/bin:/bin" XDG_CONFIG_HOME="$d/xdg/config" XDG_DATA_HOME="$d/xdg/data" XDG_RUNTIME_DIR="$d/xdg/run"
+}
+# shellcheck disable=SC2046
+af_ctl() { as_user postgres $(af_env) pg_autoctl "$@"; }
+
+af_psql_monitor() { as_user postgres "$PG_BIN/psql" -X -q -tA -h 127.0.0.1 -p "$AF_BASE" -U autoctl_node -d pg_auto_failover -c "$1" 2>/dev/null; }
+
+# Is the keeper (or monitor service) of pgdata $1 running?
+af_service_running() { af_ctl status --pgdata "$1" >/dev/null 2>&1; }
+
+# `pg_autoctl <args>` in the background in a session of its own, output appended to <data>/autofailover/$1.log.
+# shellcheck disable=SC2046
+af_spawn() {
+  local log; log=$(af_dir)/$1.log; shift
+  if is_root; then
+    (cd / && exec setsid runuser -u postgres -- $(af_env) pg_autoctl "$@") >>"$log" 2>&1 </dev/null &
+  else
+    (cd / && exec setsid $(af_env) pg_autoctl "$@") >>"$log" 2>&1 </dev/null &
+  fi
+}
+
+# Wait (bounded) until the monitor reports node $1 (port) in state $2 (a regex), both reported and assigned.
+af_wait_state() {
+  local port=$1 want=$2 bound=${3:-120} deadline=$((SECONDS + ${3:-120})) got=""
+  while [ $SECONDS -lt $deadline ]; do
+    got=$(af_psql_monitor "select reportedstate || '/' || goalstate from pgautofailover.node where nodeport = $port" || true)
+    if [ "${got%/*}" = "${got#*/}" ] && printf '%s' "${got%/*}" | grep -Eqx "$want"; then return 0; fi
+    sleep 0.5
+  done
+  die "pg_auto_failover node on port $port did not reach '$want' within ${bound} s (now: ${got:-unknown}; log: $(af_dir)/n$((port - AF_BASE)).log)"
+}
+
+af_tune() {
+  # Monitor: a node is lost when its keeper has not reported for 8 s and health checks (every 2 s, 2 s timeout, 2
+  # retries 1 s apart) fail (defaults: 20 s, every 5 s). It then waits primary_demote_timeout (12 s, default 30 s)
+  # for an unreachable old primary to have fenced itself before it promotes a standby: a keeper that reaches neither
+  # the monitor nor a standby for network_partition_timeout (8 s, default 20 s; af_tune_node) demotes its postgres.
+  # Measured here: writes go to the new primary ~22 s after kill -9 of the primary (defaults: ~41 s).
+  af_psql_monitor "select 1" >/dev/null || die "the pg_auto_failover monitor does not answer on port $AF_BASE"
+  as_user postgres "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$AF_BASE" -U postgres -d pg_auto_failover \
+    -c "alter system set pgautofailover.node_considered_unhealthy_timeout = '8s'" \
+    -c "alter system set pgautofailover.health_check_period = '2s'" \
+    -c "alter system set pgautofailover.health_check_timeout = '2s'" \
+    -c "alter system set pgautofailover.health_check_max_retries = 2" \
+    -c "alter system set pgautofailover.health_check_retry_delay = '1s'" \
+    -c "alter system set pgautofailover.primary_demote_timeout = '12s'" \
+    -c "select pg_reload_conf()" >/dev/null
+}
+
+af_tune_node() { # pgdata: the keeper's own timeouts (read when the keeper starts: set before `pg_autoctl run`)
+  af_ctl config set --pgdata "$1" timeout.network_partition_timeout 8 >/dev/null
+}
+
+# The first node's data folder, made here rather than by pg_autoctl: pg_autoctl sizes postgres from the machine's
+# memory (shared_buffers ~6 GB, wal_keep_size 8 GB here: three of those on a shared test machine), and its settings
+# come from a file included at the top of postgresql.conf, so lines appended to postgresql.conf win. The standbys are
+# cloned from it (pg_basebackup copies postgresql.conf), so the three nodes agree (a standby's max_connections must
+# not be below its primary's).
+af_initdb_first() {
+  as_user postgres "$PG_BIN/initdb" -D "$1" -U postgres --auth=trust --data-checksums -E UTF8 >/dev/null
+  {
+    echo "# Workers (scripts/services.sh): small servers for tests, more client connections"
+    echo "max_connections = 300"
+    echo "shared_buffers = 128MB"
+    echo "effective_cache_size = 512MB"
+    echo "work_mem = 4MB"
+    echo "maintenance_work_mem = 64MB"
+    echo "wal_keep_size = 512MB"
+  } >> "$1/postgresql.conf"
+}
+
+af_up() {
+  ensure_autofailover_installed
+  local d started=$SECONDS i port; d=$(af_dir)
+  mkdir -p "$d/xdg/config" "$d/xdg/data" "$d/xdg/run"; chmod 700 "$d/xdg/run"
+  if is_root; then chown -R postgres:postgres "$d"; fi
+  if ! af_service_running "$d/monitor"; then
+    if [ -f "$d/monitor/PG_VERSION" ]; then
+      log "starting the pg_auto_failover monitor on 127.0.0.1:$AF_BASE"
+      af_spawn monitor run --pgdata "$d/monitor"
+    else
+      log "creating the pg_auto_failover monitor on 127.0.0.1:$AF_BASE (one time)"
+      af_spawn monitor create monitor --pgdata "$d/monitor" --pgport "$AF_BASE" --listen 127.0.0.1 --auth trust --no-ssl \
+        --hostname 127.0.0.1 --run
+    fi
+  fi
+  local deadline=$((SECONDS + 60))
+  until af_psql_monitor "select 1 from pgautofailover.formation limit 1" | grep -q 1; do
+    [ $SECONDS -lt $deadline ] || { tail -n 20 "$d/monitor.log" >&2; die "the pg_auto_failover monitor did not start (port $AF_BASE taken?)"; }
+    sleep 0.5
+  done
+  af_tune
+  # Existing nodes: start their keepers together. New nodes: one after the other (the first registers as the
+  # primary; a standby is cloned from it).
+  for i in 1 2 3; do
+    port=$((AF_BASE + i))
+    if [ -f "$d/n$i/PG_VERSION" ] && ! af_service_running "$d/n$i"; then
+      log "starting pg_auto_failover node n$i on 127.0.0.1:$port"
+      af_tune_node "$d/n$i"
+      af_spawn "n$i" run --pgdata "$d/n$i"
+    fi
+  done
+  for i in 1 2 3; do
+    port=$((AF_BASE + i))
+    if [ ! -f "$d/n$i/PG_VERSION" ] && ! af_service_running "$d/n$i"; then
+      log "creating pg_auto_failover node n$i on 127.0.0.1:$port (one time, ~25 s)"
+      if [ "$i" = 1 ]; then af_initdb_first "$d/n1"; fi
+      af_spawn "n$i" create postgres --pgdata "$d/n$i" --pgport "$port" --listen 127.0.0.1 --monitor "$(af_monitor_uri)" --auth trust \
+        --no-ssl --hostname 127.0.0.1 --name "n$i" --run
+      if [ "$i" = 1 ]; then af_wait_state "$port" single 120; else af_wait_state "$port" secondary 180; fi
+    fi
+  done
+  # Every commit waits for one standby (the formation's default with two standbys; set explicitly, it is the point).
+  af_ctl set formation number-sync-standbys 1 --pgdata "$d/monitor" >/dev/null 2>&1 || true
+  for i in 1 2 3; do
+    af_wait_state "$((AF_BASE + i))" "primary|secondary" 180
+    if [ "$(af_ctl config get --pgdata "$d/n$i" timeout.network_partition_timeout 2>/dev/null)" != 8 ]; then
+      af_tune_node "$d/n$i"; af_ctl reload --pgdata "$d/n$i" >/dev/null 2>&1 || true
+    fi
+  done
+  log "pg_auto_failover formation up in $((SECONDS - started)) s"
+}
+
+af_down() {
+  local d i; d=$(af_dir)
+  [ -d "$d" ] || return 0
+  for i in 3 2 1; do
+    if af_service_running "$d/n$i"; then log "stopping pg_auto_failover node n$i"; af_ctl stop --pgdata "$d/n$i" >/dev/null 2>&1 || true; fi
+  done
+  if af_service_running "$d/monitor"; then log "stopping the pg_auto_failover monitor"; af_ctl stop --pgdata "$d/monitor" >/dev/null 2>&1 || true; fi
+  # The keepers stop their postgres on the way out: wait (bounded), then stop what is left by its pid file.
+  local deadline=$((SECONDS + 30)) x
+  for x in n3 n2 n1 monitor; do
+    while [ -f "$d/$x/postmaster.pid" ] && [ $SECONDS -lt $deadline ]; do
+      as_user postgres "$PG_BIN/pg_ctl" -D "$d/$x" status >/dev/null 2>&1 || break; sleep 0.5
+    done
+    if as_user postgres "$PG_BIN/pg_ctl" -D "$d/$x" status >/dev/null 2>&1; then
+      as_user postgres "$PG_BIN/pg_ctl" -D "$d/$x" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+  done
+}
+
+af_running() {
+  [ -d "$(af_dir)" ] || return 1
+  if [ -z "$PG_BIN" ]; then local b; for b in /usr/lib/postgresql/15/bin /usr/lib/postgresql/*/bin; do [ -x "$b/psql" ] && { PG_BIN=$b; break; }; done; fi
+  af_psql_monitor "select 1" | grep -q 1
+}
+
+# The formation's multi-host URI as the manager gives it (pg_autoctl show uri), in Npgsql's keyword form
+# (primary-only sessions): what Workers:Postgres is set to.
+af_connection_string() {
+  local uri hosts
+  uri=$(af_ctl show uri --formation default --pgdata "$(af_dir)/monitor" 2>/dev/null) || return 1
+  hosts=$(printf '%s' "$uri" | sed -E 's#^postgres(ql)?://([^@/]*@)?([^/?]*).*#\3#')
+  [ -n "$hosts" ] || return 1
+  echo "Host=$hosts;Username=postgres;Database=postgres;Target Session Attributes=primary"
+}
+
 print_env() {
   echo "export WORKERS_RABBITMQ_URI=amqp://guest:guest@127.0.0.1:$RMQ_PORT/"
   echo "export WORKERS_RABBITMQ_MANAGEMENT_URI=http://guest:guest@127.0.0.1:$RMQ_MGMT_PORT/"
   echo "export WORKERS_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=workers'"
   # The 4.0 node only when it runs: tests on it skip (with the reason) when WORKERS_RABBITMQ4_URI is unset.
+  # The automatic-failover formation only when it runs: tests on it fail with the reason when unset in CI.
+  local af
+  if af=$(af_running 2>/dev/null && af_connection_string 2>/dev/null); then
+    echo "export WORKERS_POSTGRES_AUTOFAILOVER='$af'"
+    echo "export WORKERS_POSTGRES_AUTOFAILOVER_DIR=$(af_dir)"
+  fi
   if rmq4_running 2>/dev/null; then
     echo "export WORKERS_RABBITMQ4_URI=amqp://guest:guest@127.0.0.1:$RMQ4_PORT/"
     echo "export WORKERS_RABBITMQ4_MANAGEMENT_URI=http://guest:guest@127.0.0.1:$((RMQ4_PORT + 10000))/"
@@ -404,6 +594,10 @@ status() {
   for i in 1 2 3; do
     if rmq_running "$CLUSTER_PREFIX$i"; then set -- $(cluster_ports $i); printf 'Cluster %s%s  running  amqp://127.0.0.1:%s\n' "$CLUSTER_PREFIX" "$i" "$1"; fi
   done
+  if af_running 2>/dev/null; then
+    printf 'PG failover running  monitor 127.0.0.1:%s, nodes %s..%s (pg_auto_failover, data %s)\n' "$AF_BASE" "$((AF_BASE + 1))" "$((AF_BASE + 3))" "$(af_dir)"
+    af_ctl show state --pgdata "$(af_dir)/monitor" 2>/dev/null | sed 's/^/    /' || true
+  fi
   if rmq4_running 2>/dev/null; then printf 'RabbitMQ 4  running  amqp://127.0.0.1:%s  (management http://127.0.0.1:%s, node rmq4@%s)\n' "$RMQ4_PORT" "$((RMQ4_PORT + 10000))" "$SHORT_HOST"; fi
 }
 
@@ -421,6 +615,7 @@ case "$cmd" in
     rmq_wait_amqp "$RMQ_PORT"
     rmq_wait_mgmt "$RMQ_MGMT_PORT"
     if wants_broker 4.0; then rmq4_start; fi
+    if [ "${WORKERS_AUTOFAILOVER:-0}" = 1 ]; then af_up; fi
     status >&2
     print_env
     ;;
@@ -430,6 +625,7 @@ case "$cmd" in
     cluster_down 2>/dev/null || true
     rmq_stop rmq 2>/dev/null || true
     rmq4_stop 2>/dev/null || true
+    af_down
     pg_stop
     ;;
   status)
@@ -440,7 +636,7 @@ case "$cmd" in
   reset)
     "$0" down
     log "deleting $DATA"
-    rm -rf "${DATA:?}"/rabbitmq-* "${DATA:?}"/postgres
+    rm -rf "${DATA:?}"/rabbitmq-* "${DATA:?}"/postgres "${DATA:?}"/autofailover
     "$0" up
     ;;
   env) print_env ;;
@@ -449,5 +645,8 @@ case "$cmd" in
   cluster-status) export PATH=$PATH:/usr/sbin; status ;;
   rabbitmq4-up) ensure_rabbitmq_installed; command -v curl >/dev/null 2>&1 || apt_install curl; rmq4_start; print_env | grep RABBITMQ4 ;;
   rabbitmq4-down) rmq4_stop ;;
-  *) die "unknown command '$cmd' (use: up | down | status | reset | env | cluster-up | cluster-down | cluster-status | rabbitmq4-up | rabbitmq4-down)" ;;
+  autofailover-up) af_up; print_env | grep AUTOFAILOVER ;;
+  autofailover-down) ensure_postgres_installed; af_down ;;
+  autofailover-reset) ensure_postgres_installed; af_down; rm -rf "$(af_dir)"; af_up; print_env | grep AUTOFAILOVER ;;
+  *) die "unknown command '$cmd' (use: up | down | status | reset | env | cluster-up | cluster-down | cluster-status | rabbitmq4-up | rabbitmq4-down | autofailover-up | autofailover-down | autofailover-reset)" ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on this machine: starts the local services (installing what is missing) with both brokers
 # (RabbitMQ 3.10 and 4.0), builds, packs every package into artifacts/packages (scripts/pack.sh), runs
-# `dotnet test Workers.sln` on 3.10, then the broker-facing suites again on 4.0 (WORKERS_TEST_RABBITMQ4_PROJECTS,
+# `dotnet test Workers.sln` on 3.10 (with the automatic-failover PostgreSQL of `services.sh autofailover-up` running), then the broker-facing suites again on 4.0 (WORKERS_TEST_RABBITMQ4_PROJECTS,
 # default Resilience, Cli, the sample-host integration tests and the fault suite, whose private nodes then run 4.0
 # too; WORKERS_TEST_RABBITMQ4=0 skips that run),
 # and ends with one line summing both runs: N passed, N failed, N skipped.
@@ -18,10 +18,22 @@ brokers=3.10; [ "$rabbitmq4" = 1 ] && brokers=3.10,4.0
 # on the way out (the 3.10 node and PostgreSQL stay up for the next run or the demo).
 rabbitmq4_started_here=0
 if [ "$rabbitmq4" = 1 ] && ! scripts/services.sh env 2>/dev/null | grep -q WORKERS_RABBITMQ4_URI; then rabbitmq4_started_here=1; fi
-stop_rabbitmq4() { if [ "$rabbitmq4_started_here" = 1 ]; then scripts/services.sh rabbitmq4-down >/dev/null 2>&1 || true; fi; }
+# The same for the automatic-failover PostgreSQL (pg_auto_failover monitor + three nodes; WORKERS_TEST_AUTOFAILOVER=0
+# leaves it out and its tests fail with the reason): created once (~20 s), started again on its data (~6 s).
+autofailover=${WORKERS_TEST_AUTOFAILOVER:-1}
+autofailover_started_here=0
+if [ "$autofailover" = 1 ] && ! scripts/services.sh env 2>/dev/null | grep -q WORKERS_POSTGRES_AUTOFAILOVER=; then autofailover_started_here=1; fi
+stop_rabbitmq4() {
+  if [ "$rabbitmq4_started_here" = 1 ]; then scripts/services.sh rabbitmq4-down >/dev/null 2>&1 || true; fi
+  if [ "$autofailover_started_here" = 1 ]; then scripts/services.sh autofailover-down >/dev/null 2>&1 || true; fi
+}
 trap stop_rabbitmq4 EXIT
-env_lines=$(WORKERS_BROKERS=$brokers scripts/services.sh up) || { echo "services failed to start"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+env_lines=$(WORKERS_BROKERS=$brokers WORKERS_AUTOFAILOVER=$autofailover scripts/services.sh up) || { echo "services failed to start"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 eval "$env_lines"
+# The automatic-failover scenarios skip themselves without the formation: in this run its absence is a failure.
+if [ "$autofailover" = 1 ] && [ -z "${WORKERS_POSTGRES_AUTOFAILOVER:-}" ]; then
+  echo "the automatic-failover PostgreSQL (services.sh autofailover-up) is not running: the run failed"; autofailover_missing=1
+fi
 # docker-compose validates compose/docker-compose.yml offline (tests/Workers.IntegrationTests/Deploy).
 if ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   apt_get() { DEBIAN_FRONTEND=noninteractive apt-get "$@" >/dev/null 2>&1; }
@@ -97,6 +109,7 @@ for trx in "$results"/*.trx "$results"/rabbitmq4/*.trx; do
   skipped=$((skipped + $(attr notExecuted)))
 done
 if [ -n "${rabbitmq4_missing:-}" ]; then failed=$((failed + 1)); fi
+if [ -n "${autofailover_missing:-}" ]; then rc=1; failed=$((failed + 1)); fi
 if [ $packed -ne 0 ]; then rc=1; failed=$((failed + 1)); fi   # the tests ran, but a package did not pack
 if [ $rc -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi   # the build or a test host failed before reporting
 if [ $files -eq 0 ] && [ $rc -eq 0 ]; then rc=1; failed=1; fi

@@ -63,3 +63,41 @@ internal sealed class ReplicaSetFaultDatabase : IFaultDatabase
         return ValueTask.CompletedTask;
     }
 }
+
+/// <summary>
+/// A database of its own on the automatic-failover formation (<see cref="LocalPostgresAutoFailover"/>), reached through
+/// the manager's multi-host URI: after the manager fails over it leads to whichever node it promoted. Dropped at the end.
+/// </summary>
+internal sealed class AutoFailoverFaultDatabase : IFaultDatabase
+{
+    private readonly LocalPostgresAutoFailover formation;
+
+    private AutoFailoverFaultDatabase(LocalPostgresAutoFailover formation, string connectionString)
+    {
+        this.formation = formation;
+        ConnectionString = connectionString;
+    }
+
+    public string ConnectionString { get; }
+
+    public static async Task<IFaultDatabase> CreateAsync(LocalPostgresAutoFailover formation, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(formation);
+        return new AutoFailoverFaultDatabase(formation, await formation.CreateDatabaseAsync("fault", cancellationToken));
+    }
+
+    public async ValueTask DisposeAsync() => await formation.DropDatabaseAsync(ConnectionString);
+}
+
+/// <summary>Reads from a scenario's database server.</summary>
+internal static class FaultDatabaseServer
+{
+    /// <summary>The port of the server a fresh (unpooled) session on <paramref name="connectionString"/> reaches: which node is primary.</summary>
+    public static async Task<int> PortAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT inet_server_port()", connection);
+        return (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+}

@@ -19,6 +19,9 @@ internal sealed class FaultScenario : IAsyncDisposable
     /// <summary>Longest settle: the backlog of a loaded machine drains within it.</summary>
     public static readonly TimeSpan SettleBound = TimeSpan.FromMinutes(5);
 
+    /// <summary>Settle bound of the database failover scenarios (6, 13): a backlog built on a busy machine drains at the worker's pace.</summary>
+    public static readonly TimeSpan DatabaseFailoverSettleBound = TimeSpan.FromMinutes(3);
+
     /// <summary>Settling gives up when no confirmed id was accounted for during this long (a stuck consumer).</summary>
     public static readonly TimeSpan StallBound = TimeSpan.FromSeconds(45);
     private readonly IFaultBroker broker;

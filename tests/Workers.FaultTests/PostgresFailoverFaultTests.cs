@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Npgsql;
 using Workers.Testing;
 using Xunit;
 
@@ -16,8 +15,6 @@ namespace Workers.FaultTests;
 [Trait(FaultTraits.Broker, FaultTraits.SingleVersion)] // the fault is the database's; the broker version plays no part
 public sealed class PostgresFailoverFaultTests(FaultNode node, LocalPostgresReplicaSet replicaSet, FaultReport report) : IClassFixture<LocalPostgresReplicaSet>
 {
-    /// <summary>Settle bound: a backlog built on a busy machine drains at the worker's pace.</summary>
-    private static readonly TimeSpan SettleBound = TimeSpan.FromMinutes(3);
 
     [Fact]
     public async Task PrimaryKilledUnderLoad_StandbyPromoted_WorkerCarriesOnAgainstNewPrimary_NothingLostNothingTwice()
@@ -44,21 +41,13 @@ public sealed class PostgresFailoverFaultTests(FaultNode node, LocalPostgresRepl
             "6 postgres primary kill -9",
             recovery,
             string.Create(CultureInfo.InvariantCulture, $"backlog at kill {backlog}; promoted +{promoted.TotalMilliseconds:F0}ms; resent {scenario.Load.Resent}; transport requeues {scenario.TransportFallbacks()}; {rates}; {scenario.WorkerLogCounts()}"),
-            SettleBound);
+            FaultScenario.DatabaseFailoverSettleBound);
         report.Add(row);
 
         // The ledger the figures come from is the new primary's.
-        Assert.Equal(replicaSet.StandbyPort, await ServerPortAsync(scenario.Database.ConnectionString));
+        Assert.Equal(replicaSet.StandbyPort, await FaultDatabaseServer.PortAsync(scenario.Database.ConnectionString, FaultScenario.Cancel));
         scenario.AssertSound(row);
         scenario.AssertNoHealthyOrderDeadLettered(row);
         Assert.False(worker.HasExited);
-    }
-
-    private static async Task<int> ServerPortAsync(string connectionString)
-    {
-        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-        await connection.OpenAsync(FaultScenario.Cancel);
-        await using var command = new NpgsqlCommand("SELECT inet_server_port()", connection);
-        return (int)(await command.ExecuteScalarAsync(FaultScenario.Cancel))!;
     }
 }

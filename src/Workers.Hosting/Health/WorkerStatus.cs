@@ -57,6 +57,9 @@ internal static class WorkerStatus
                     lagSeconds = entry.Data.TryGetValue("lag_seconds", out var lag) ? lag : null,
                     quarantined = entry.Data.TryGetValue("quarantined", out var quarantined) ? quarantined : null,
                     held = entry.Data.TryGetValue("held", out var held) ? held : null,
+                    // The database hosts as the split-brain check last saw them: OnePrimary, NoPrimary (failing over), SplitBrain.
+                    topology = entry.Data.TryGetValue("topology", out var topology) ? topology : null,
+                    description = entry.Description,
                 };
             }
         }

@@ -26,6 +26,21 @@ internal sealed class OutboxHealthCheck<TDbContext>(WorkersDatabase<TDbContext> 
             return HealthCheckResult.Unhealthy("More than one PostgreSQL host claims to be primary: outbox writes refused.");
         }
 
+        if (topology == TopologyState.NoPrimary)
+        {
+            // Every configured host answered or timed out and none is primary: a failover manager is promoting one.
+            // Writes wait for it (the inbox holds messages in the broker, the outbox keeps its rows): not ready for new
+            // work, not broken.
+            var failover = new Dictionary<string, object> { ["topology"] = nameof(TopologyState.NoPrimary) };
+            if (snapshot is { } last)
+            {
+                failover["pending"] = last.Pending;
+                failover["measured_at"] = last.MeasuredAt;
+            }
+
+            return HealthCheckResult.Degraded("No PostgreSQL host is primary: database failover in progress, outbox writes wait for the new primary.", data: failover);
+        }
+
         if (snapshot is not { } measured)
         {
             return HealthCheckResult.Healthy("Outbox backlog not measured yet.");
@@ -39,6 +54,7 @@ internal sealed class OutboxHealthCheck<TDbContext>(WorkersDatabase<TDbContext> 
             ["measured_at"] = measured.MeasuredAt,
             ["quarantined"] = measured.Quarantined,
             ["held"] = measured.Held,
+            ["topology"] = topology.ToString(),
         };
         var stale = now - measured.MeasuredAt;
         var staleLimit = options.MaintenanceInterval * 3 > options.LagDegradedThreshold ? options.MaintenanceInterval * 3 : options.LagDegradedThreshold;

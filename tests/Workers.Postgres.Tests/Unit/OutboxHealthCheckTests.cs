@@ -28,6 +28,22 @@ public sealed class OutboxHealthCheckTests
         Assert.Equal(HealthStatus.Unhealthy, Evaluate(new OutboxBacklogSnapshot(0, null, Now), TopologyState.SplitBrain));
 
     [Fact]
+    public void NoPrimary_IsDegraded_AndSaysFailoverInProgress()
+    {
+        // A fresh measurement and no lag: only the topology says the database is failing over.
+        var result = OutboxHealthCheck<TestDb>.Evaluate(new OutboxBacklogSnapshot(3, Now.AddSeconds(-1), Now), TopologyState.NoPrimary, Options, Now);
+
+        Assert.Equal(HealthStatus.Degraded, result.Status);
+        Assert.Contains("failover in progress", result.Description, StringComparison.Ordinal);
+        Assert.Equal("NoPrimary", result.Data["topology"]);
+        Assert.Equal(3L, result.Data["pending"]);
+    }
+
+    [Fact]
+    public void OnePrimary_ReportsTopology() =>
+        Assert.Equal("OnePrimary", OutboxHealthCheck<TestDb>.Evaluate(new OutboxBacklogSnapshot(0, null, Now), TopologyState.OnePrimary, Options, Now).Data["topology"]);
+
+    [Fact]
     public void QuarantinedRows_DoNotMakeItUnready_ButAreReported()
     {
         // The lag is that of the oldest dispatchable row: quarantined rows and those held behind them are left out of it.
