@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using RabbitMQ.Client;
+using Workers.Postgres;
 using Workers.Postgres.FailureStore;
 using Workers.Resilience.DeadLetter;
 
@@ -105,7 +106,7 @@ internal sealed class FailureStoreIngester : BackgroundService
                 var db = await dataSource.OpenConnectionAsync(stoppingToken).ConfigureAwait(false);
                 await using (db.ConfigureAwait(false))
                 {
-                    if (await FailureGroups.StoreExistsAsync(db, settings.Schema, stoppingToken).ConfigureAwait(false))
+                    if (await WorkersFailureStore.ExistsAsync(db, settings.Schema, stoppingToken).ConfigureAwait(false))
                     {
                         return true;
                     }

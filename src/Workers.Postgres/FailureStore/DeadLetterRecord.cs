@@ -28,7 +28,7 @@ internal static class DeadLetterRecord
         var bytes = body.ToArray();
         var exceptionType = Text(h, WorkersHeaders.FaultExceptionType);
         var stackTrace = Text(h, WorkersHeaders.FaultStackTrace);
-        var consumer = Text(h, WorkersHeaders.FaultConsumer) ?? Text(h, WorkersHeaders.FaultConsumerType);
+        var consumer = ConsumerOf(h);
         var lastFailureText = Text(h, WorkersHeaders.FaultLastFailure) ?? Text(h, WorkersHeaders.FaultTimestamp);
         var lastFailure = Time(lastFailureText);
         var retries = Number(h, "MT-Fault-RetryCount") ?? 0;
@@ -51,11 +51,21 @@ internal static class DeadLetterRecord
             LastFailure = lastFailure,
             Host = Text(h, WorkersHeaders.FaultHost) ?? Text(h, WorkersHeaders.HostMachineName),
             HostVersion = Text(h, WorkersHeaders.FaultHostVersion) ?? Text(h, WorkersHeaders.HostAssemblyVersion),
-            Fingerprint = FailureFingerprint.Compute(exceptionType ?? (deadLetterQueue.EndsWith(DeadLetterConstants.SkippedQueueSuffix, StringComparison.Ordinal) ? "skipped" : null), stackTrace, consumer),
+            Fingerprint = Fingerprint(deadLetterQueue, exceptionType, stackTrace, consumer),
             ReplayId = Text(h, WorkersHeaders.ReplayId),
             IngestedAt = now,
         };
     }
+
+    /// <summary>The fingerprint of a dead letter from its headers (what the ingester stores).</summary>
+    public static string FingerprintOf(string deadLetterQueue, IDictionary<string, object?> headers) =>
+        Fingerprint(deadLetterQueue, Text(headers, WorkersHeaders.FaultExceptionType), Text(headers, WorkersHeaders.FaultStackTrace), ConsumerOf(headers));
+
+    private static string? ConsumerOf(IDictionary<string, object?> headers) =>
+        Text(headers, WorkersHeaders.FaultConsumer) ?? Text(headers, WorkersHeaders.FaultConsumerType);
+
+    private static string Fingerprint(string deadLetterQueue, string? exceptionType, string? stackTrace, string? consumer) =>
+        FailureFingerprint.Compute(exceptionType ?? (deadLetterQueue.EndsWith(DeadLetterConstants.SkippedQueueSuffix, StringComparison.Ordinal) ? "skipped" : null), stackTrace, consumer);
 
     /// <summary>The endpoint queue of a dead-letter queue (its name without <c>_error</c> / <c>_skipped</c>).</summary>
     public static string EndpointOf(string deadLetterQueue)

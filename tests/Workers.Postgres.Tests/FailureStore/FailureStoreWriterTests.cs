@@ -77,8 +77,8 @@ public sealed class FailureStoreWriterTests(PostgresTestDatabase database) : ICl
         await writer.InsertAsync([.. old, .. fresh, .. timeoutsOnNew], Ct);
         await using var connection = await source.OpenConnectionAsync(Ct);
 
-        var all = await FailureGroups.ReadAsync(connection, new FailureGroupQuery([FailureStatus.Unresolved]), schema, Ct);
-        var newSince = await FailureGroups.ReadAsync(connection, new FailureGroupQuery([FailureStatus.Unresolved], NewSinceVersion: "1.1.0"), schema, Ct);
+        var all = await WorkersFailureStore.ReadGroupsAsync(connection, new FailureGroupQuery([FailureStatus.Unresolved]), schema, Ct);
+        var newSince = await WorkersFailureStore.ReadGroupsAsync(connection, new FailureGroupQuery([FailureStatus.Unresolved], NewSinceVersion: "1.1.0"), schema, Ct);
 
         Assert.Equal([7L, 3L], all.Select(g => g.Count));
         Assert.Equal("System.TimeoutException", all[0].ExceptionType);
@@ -87,8 +87,8 @@ public sealed class FailureStoreWriterTests(PostgresTestDatabase database) : ICl
         Assert.Equal(Now.AddHours(2), all[0].LastSeen);
         Assert.Equal("orders", all[0].Queue);
         Assert.Equal("System.NullReferenceException", Assert.Single(newSince).ExceptionType);
-        Assert.True(await FailureGroups.StoreExistsAsync(connection, schema, Ct));
-        Assert.False(await FailureGroups.StoreExistsAsync(connection, "nowhere", Ct));
+        Assert.True(await WorkersFailureStore.ExistsAsync(connection, schema, Ct));
+        Assert.False(await WorkersFailureStore.ExistsAsync(connection, "nowhere", Ct));
     }
 
     private async Task<string> SchemaAsync(string name)

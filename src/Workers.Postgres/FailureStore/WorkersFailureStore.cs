@@ -1,10 +1,21 @@
-using System.Globalization;
 using Npgsql;
 
-namespace Workers.Postgres.FailureStore;
+using Workers.Postgres.FailureStore;
 
-/// <summary>One failure group: failures sharing a <see cref="FailureFingerprint"/>, with an example of its members.</summary>
-internal sealed record FailureGroup(
+namespace Workers.Postgres;
+
+/// <summary>One failure group: failures sharing a fingerprint (<see cref="WorkersFailureStore.FingerprintOf"/>), with an example of its members.</summary>
+/// <param name="Fingerprint">The group's fingerprint (16 hex digits).</param>
+/// <param name="Count">How many failures of the selected statuses it holds.</param>
+/// <param name="FirstSeen">Its earliest failure.</param>
+/// <param name="LastSeen">Its latest failure.</param>
+/// <param name="ExceptionType">The exception type of its first stored member.</param>
+/// <param name="ExceptionMessage">The exception message of its first stored member.</param>
+/// <param name="Consumer">The consumer.</param>
+/// <param name="Queue">The endpoint queue of its first stored member.</param>
+/// <param name="MessageType">The message type of its first stored member.</param>
+/// <param name="FirstSeenVersion">The application version of its first stored member.</param>
+public sealed record FailureGroup(
     string Fingerprint,
     long Count,
     DateTimeOffset? FirstSeen,
@@ -17,16 +28,41 @@ internal sealed record FailureGroup(
     string? FirstSeenVersion);
 
 /// <summary>What <c>workers dlq groups</c> asks the store for.</summary>
-internal sealed record FailureGroupQuery(IReadOnlyList<string> Statuses, string? Queue = null, string? NewSinceVersion = null, int Limit = 50);
+/// <param name="Statuses">The statuses counted (<see cref="FailureStatus"/>).</param>
+/// <param name="Queue">Only this endpoint queue's failures, or all.</param>
+/// <param name="NewSinceVersion">Only groups whose first failure is not earlier than the first failure from a host at this version.</param>
+/// <param name="Limit">At most this many groups, largest first.</param>
+public sealed record FailureGroupQuery(IReadOnlyList<string> Statuses, string? Queue = null, string? NewSinceVersion = null, int Limit = 50);
 
 /// <summary>
-/// Reads failure groups from the store: counts by fingerprint over the status index (index-only), then one example
+/// The failure store's read side (tables created by <see cref="WorkersSchema"/>, rows written by the failure-store ingester
+/// of Workers.Hosting). Groups: counts by fingerprint over the status index (index-only), then one example
 /// row per group for its exception, consumer and queue. "New since version X": groups whose first failure is not earlier
 /// than the first failure recorded from a host at version X, i.e. that appeared once X was running.
 /// </summary>
-internal static class FailureGroups
+public static class WorkersFailureStore
 {
-    public static async Task<IReadOnlyList<FailureGroup>> ReadAsync(NpgsqlConnection connection, FailureGroupQuery query, string? schema, CancellationToken cancellationToken)
+    /// <summary>
+    /// The fingerprint of a dead letter from its fault headers: exception type + the normalised top frames of the
+    /// application's own code + consumer (see the Workers.Postgres README). The ingester stores it; the CLI's queue
+    /// engine computes the same for a queue without a store.
+    /// </summary>
+    /// <param name="deadLetterQueue">The dead-letter queue the message is in (<c>_skipped</c> ones group as <c>skipped</c> without an exception).</param>
+    /// <param name="headers">The message's AMQP headers.</param>
+    /// <returns>16 lower-case hex digits.</returns>
+    public static string FingerprintOf(string deadLetterQueue, IDictionary<string, object?>? headers)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(deadLetterQueue);
+        return DeadLetterRecord.FingerprintOf(deadLetterQueue, headers ?? new Dictionary<string, object?>());
+    }
+
+    /// <summary>The failure groups matching <paramref name="query"/>, largest first.</summary>
+    /// <param name="connection">An open connection to the store's database.</param>
+    /// <param name="query">Statuses, queue, version and limit.</param>
+    /// <param name="schema">The store's schema, or null for <c>public</c>.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The groups.</returns>
+    public static async Task<IReadOnlyList<FailureGroup>> ReadGroupsAsync(NpgsqlConnection connection, FailureGroupQuery query, string? schema, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(query);
@@ -86,7 +122,11 @@ internal static class FailureGroups
     }
 
     /// <summary>Whether the failure store's tables exist in <paramref name="schema"/> (<c>public</c> when null).</summary>
-    public static async Task<bool> StoreExistsAsync(NpgsqlConnection connection, string? schema, CancellationToken cancellationToken)
+    /// <param name="connection">An open connection.</param>
+    /// <param name="schema">The schema, or null for <c>public</c>.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>True when <c>workers_failures</c> exists.</returns>
+    public static async Task<bool> ExistsAsync(NpgsqlConnection connection, string? schema, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         var command = new NpgsqlCommand("SELECT to_regclass(@name) IS NOT NULL", connection);
@@ -100,6 +140,4 @@ internal static class FailureGroups
 
     private static string? Text(NpgsqlDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
-    internal static string Format(DateTimeOffset? time) => time?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "?";
 }
