@@ -7,7 +7,8 @@ namespace Workers.Postgres.FailureStore;
 /// <summary>
 /// Inserts a batch of dead letters into <c>workers_failures</c> in one statement (one transaction), skipping those
 /// already there (<c>ON CONFLICT DO NOTHING</c> on the delivery key), so the caller can ack the batch once this returns:
-/// a batch committed and then redelivered (the process died before the ack) inserts nothing the second time.
+/// a batch committed and then redelivered (the process died before the ack) inserts nothing the second time. A commit
+/// whose wait for the synchronous standby was cancelled throws <see cref="NonDurableCommitException"/> (not acknowledged).
 /// </summary>
 internal sealed class FailureStoreWriter
 {
@@ -38,8 +39,17 @@ internal sealed class FailureStoreWriter
             return 0;
         }
 
-        var command = dataSource.CreateCommand(sql);
-        await using var commandDisposal = command.ConfigureAwait(false);
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionDisposal = connection.ConfigureAwait(false);
+        using var durable = DurableCommit.Watch(connection);
+        // One implicit transaction: the insert, and an xid of its own so that its commit waits for the synchronous
+        // standby even when every row was there already (a re-ingest after a commit whose standby wait was cancelled
+        // must not be acknowledged before that earlier commit is replicated: its WAL precedes this commit record).
+        var batchCommand = new NpgsqlBatch(connection);
+        await using var batchDisposal = batchCommand.ConfigureAwait(false);
+        var command = new NpgsqlBatchCommand(sql);
+        batchCommand.BatchCommands.Add(command);
+        batchCommand.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_current_xact_id()"));
         Add(command, "queue", NpgsqlDbType.Text, batch.Select(m => m.Queue).ToArray());
         Add(command, "dlq", NpgsqlDbType.Text, batch.Select(m => m.DeadLetterQueue).ToArray());
         Add(command, "id", NpgsqlDbType.Text, batch.Select(m => m.MessageId).ToArray());
@@ -59,10 +69,12 @@ internal sealed class FailureStoreWriter
         Add(command, "fingerprint", NpgsqlDbType.Text, batch.Select(m => m.Fingerprint).ToArray());
         Add(command, "replay", NpgsqlDbType.Text, batch.Select(m => m.ReplayId).ToArray());
         Add(command, "ingested", NpgsqlDbType.TimestampTz, batch.Select(m => m.IngestedAt.UtcDateTime).ToArray());
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await batchCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        durable.ThrowIfNotDurable(); // committed locally only: not acknowledged, the batch comes again
+        return command.RecordsAffected;
     }
 
-    private static void Add<T>(NpgsqlCommand command, string name, NpgsqlDbType type, T[] values) =>
+    private static void Add<T>(NpgsqlBatchCommand command, string name, NpgsqlDbType type, T[] values) =>
         command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | type) { Value = values });
 }
 
