@@ -131,8 +131,8 @@ public static class WorkersModelBuilderExtensions
             e.HasIndex(m => new { m.Queue, m.DeadLetterQueue, m.MessageId, m.FailureKey }).IsUnique().HasDatabaseName("ux_workers_failures_delivery");
             // The first page of a filtered list (queue and status, newest first).
             e.HasIndex(m => new { m.Queue, m.Status, m.Id }).HasDatabaseName("ix_workers_failures_queue_page").IsDescending(false, false, true);
-            // Group counts by status, index-only; and a group's members in order.
-            e.HasIndex(m => new { m.Status, m.Fingerprint }).HasDatabaseName("ix_workers_failures_groups").IncludeProperties(m => new { m.LastFailure, m.FirstFailure });
+            // Group counts by status (and queue), index-only; and a group's members in order.
+            e.HasIndex(m => new { m.Status, m.Queue, m.Fingerprint }).HasDatabaseName("ix_workers_failures_groups").IncludeProperties(m => new { m.LastFailure, m.FirstFailure });
             e.HasIndex(m => new { m.Fingerprint, m.Id }).HasDatabaseName("ix_workers_failures_fingerprint");
         });
         modelBuilder.Entity<FailureHistoryEntry>(e =>
