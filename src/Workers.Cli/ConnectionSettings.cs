@@ -87,5 +87,9 @@ internal sealed class ConnectionSettings
         }
     }
 
+    /// <summary>The connection string when one was given (<c>--postgres</c> or <c>$WORKERS_POSTGRES</c>), else null: no local default.</summary>
+    public string? GetPostgresIfGiven(ParseResult parse, CliConsole console) =>
+        parse.GetValue(Postgres) is not null || Nonempty(console.Environment(PostgresVariable)) is not null ? GetPostgres(parse, console) : null;
+
     private static string? Nonempty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }

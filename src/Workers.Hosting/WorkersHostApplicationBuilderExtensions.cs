@@ -111,6 +111,8 @@ public static class WorkersHostApplicationBuilderExtensions
 
         // After the bus: restarts an endpoint that reports ready but consumes nothing (see ConsumerWatchdogOptions).
         services.AddHostedService<ConsumerWatchdog>();
+        // Opt-in (Workers:FailureStore:Enabled): ingests <queue>_error and <queue>_skipped into PostgreSQL; returns at once otherwise.
+        services.AddHostedService<FailureStoreIngester>();
         services.AddSingleton(new WorkerEndpointCatalog([.. workers.Consumers.Select(c => c.QueueName)]));
         services.AddHealthChecks()
             .AddCheck<CircuitBreakerHealthCheck>("circuit-breakers", tags: [WorkersHealth.ReadyTag, "workers"])

@@ -5,3 +5,4 @@ using System.Runtime.CompilerServices;
 [assembly: InternalsVisibleTo("Workers.Cli")]
 [assembly: InternalsVisibleTo("Workers.IntegrationTests")]
 [assembly: InternalsVisibleTo("Workers.FaultTests")]
+[assembly: InternalsVisibleTo("Workers.Benchmarks")]

@@ -8,6 +8,11 @@ using Workers.Benchmarks.Contenders;
 using Workers.Benchmarks.Micro;
 using Workers.Benchmarks.Reporting;
 
+if (args.Length > 0 && args[0] == "--failure-store")
+{
+    return await Workers.Benchmarks.FailureStore.FailureStoreBench.RunAsync(args[1..], CancellationToken.None);
+}
+
 BenchSettings settings;
 try
 {

@@ -20,6 +20,7 @@ internal static class DeadLetterCommands
         dlq.Subcommands.Add(CreateShow(console, connections));
         dlq.Subcommands.Add(ReplayCommand.Create(console, connections));
         dlq.Subcommands.Add(CreatePurge(console, connections));
+        dlq.Subcommands.Add(GroupsCommand.Create(console, connections));
         return dlq;
     }
 

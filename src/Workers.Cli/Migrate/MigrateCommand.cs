@@ -11,16 +11,17 @@ internal delegate Task<string> ApplySchema(string connectionString, Cancellation
 /// <summary><c>workers migrate</c>: creates the database when missing, then applies the outbox/inbox schema.</summary>
 internal static class MigrateCommand
 {
-    /// <summary>The schema step: the outbox (with its ordering-key table) and inbox tables, the NOTIFY and key-position triggers; idempotent.</summary>
+    /// <summary>The schema step: the outbox (with its ordering-key table), inbox and failure-store tables, the NOTIFY and key-position triggers; idempotent.</summary>
     internal static ApplySchema Schema { get; set; } = async (connectionString, cancellationToken) =>
     {
         await Workers.Postgres.WorkersSchema.ApplyAsync(connectionString, schema: null, cancellationToken).ConfigureAwait(false);
-        return $"outbox/inbox schema: applied ({Workers.Postgres.WorkersModelBuilderExtensions.OutboxTable}, {Workers.Postgres.WorkersModelBuilderExtensions.InboxTable}).";
+        return $"outbox/inbox schema: applied ({Workers.Postgres.WorkersModelBuilderExtensions.OutboxTable}, {Workers.Postgres.WorkersModelBuilderExtensions.InboxTable}).{Environment.NewLine}"
+            + $"failure store: applied ({Workers.Postgres.WorkersModelBuilderExtensions.FailuresTable}, {Workers.Postgres.WorkersModelBuilderExtensions.FailureHistoryTable}).";
     };
 
     public static Command Create(CliConsole console, ConnectionSettings connections)
     {
-        var command = new Command("migrate", "Create the database if missing and apply the outbox/inbox schema.");
+        var command = new Command("migrate", "Create the database if missing and apply the outbox/inbox/failure-store schema.");
         command.SetAction(async (parse, cancellationToken) =>
         {
             var connectionString = connections.GetPostgres(parse, console);

@@ -36,6 +36,9 @@ public sealed class WorkersOptions
     /// <summary>Restarts a receive endpoint that reports ready but consumes nothing (off by default: set <c>Enabled</c> to turn it on).</summary>
     public ConsumerWatchdogOptions ConsumerWatchdog { get; set; } = new();
 
+    /// <summary>Ingests the dead-letter queues into the PostgreSQL failure store (off by default: set <c>Enabled</c> to turn it on).</summary>
+    public FailureStoreOptions FailureStore { get; set; } = new();
+
     /// <summary>Metrics and traces (OpenTelemetry).</summary>
     public TelemetryOptions Telemetry { get; set; } = new();
 

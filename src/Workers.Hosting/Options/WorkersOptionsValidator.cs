@@ -59,6 +59,24 @@ internal sealed class WorkersOptionsValidator(IConfiguration? configuration = nu
             }
         }
 
+        if (options.FailureStore is { } store)
+        {
+            if (store.BatchSize is < 1 or > FailureStoreOptions.MaxBatchSize)
+            {
+                errors.Add($"{root}:FailureStore:BatchSize must be between 1 and {FailureStoreOptions.MaxBatchSize} (was {store.BatchSize}).");
+            }
+
+            if (store.RetryDelay < TimeSpan.FromSeconds(1) || store.RetryDelay > TimeSpan.FromMinutes(10))
+            {
+                errors.Add($"{root}:FailureStore:RetryDelay must be between 00:00:01 and 00:10:00 (was {store.RetryDelay}).");
+            }
+
+            if (store.Schema is not null && string.IsNullOrWhiteSpace(store.Schema))
+            {
+                errors.Add($"{root}:FailureStore:Schema must not be blank (leave it unset for public).");
+            }
+        }
+
         var rabbit = options.RabbitMq;
         if (rabbit is not null)
         {

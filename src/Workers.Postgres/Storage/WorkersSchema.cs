@@ -5,7 +5,7 @@ using Workers.Postgres.Storage;
 namespace Workers.Postgres;
 
 /// <summary>
-/// Creates the Workers tables (outbox, inbox, NOTIFY trigger) that the given context maps, idempotently:
+/// Creates the Workers tables (outbox, inbox, failure store, NOTIFY trigger) that the given context maps, idempotently:
 /// a <c>CREATE ... IF NOT EXISTS</c> script generated from the EF Core model, applied in one transaction under
 /// an advisory lock so concurrent replicas starting together do not race. Used by <c>workers migrate</c>
 /// and, optionally, at host start (<see cref="OutboxOptions.ApplySchemaOnStartup"/>). Applications with their own
@@ -23,9 +23,9 @@ public static class WorkersSchema
     {
         ArgumentNullException.ThrowIfNull(context);
         var tables = WorkersTables.From(context);
-        if (!tables.HasOutbox && !tables.HasInbox)
+        if (!tables.HasOutbox && !tables.HasInbox && !tables.HasFailureStore)
         {
-            throw new InvalidOperationException($"{context.GetType().Name} maps no Workers table: call modelBuilder.AddWorkersOutbox() and/or AddWorkersInbox() in OnModelCreating.");
+            throw new InvalidOperationException($"{context.GetType().Name} maps no Workers table: call modelBuilder.AddWorkersOutbox(), AddWorkersInbox() and/or AddWorkersFailureStore() in OnModelCreating.");
         }
 
         return WorkersSchemaScript.Generate(tables);
@@ -52,7 +52,7 @@ public static class WorkersSchema
             cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Applies the schema with a connection string (for the CLI), using a throwaway context that maps both tables.</summary>
+    /// <summary>Applies the schema with a connection string (for the CLI), using a throwaway context that maps every Workers table (outbox, inbox, failure store).</summary>
     /// <param name="connectionString">Npgsql connection string (multi-host allowed).</param>
     /// <param name="schema">Database schema, or null for <c>public</c>.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
@@ -75,7 +75,7 @@ public static class WorkersSchema
         public string? Schema => schema;
 
         protected override void OnModelCreating(ModelBuilder modelBuilder) =>
-            modelBuilder.AddWorkersOutbox(schema).AddWorkersInbox(schema);
+            modelBuilder.AddWorkersOutbox(schema).AddWorkersInbox(schema).AddWorkersFailureStore(schema);
 
         internal sealed class KeyFactory : Microsoft.EntityFrameworkCore.Infrastructure.IModelCacheKeyFactory
         {

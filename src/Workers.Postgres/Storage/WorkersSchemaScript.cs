@@ -19,7 +19,7 @@ internal static partial class WorkersSchemaScript
             .UseNpgsql()
             .ReplaceService<IModelCacheKeyFactory, SchemaModelCacheKeyFactory>()
             .Options;
-        using var context = new SchemaContext(options, tables.Schema, tables.HasOutbox, tables.HasInbox);
+        using var context = new SchemaContext(options, tables.Schema, tables.HasOutbox, tables.HasInbox, tables.HasFailureStore);
         var script = context.Database.GenerateCreateScript();
         script = CreateTable().Replace(script, "CREATE TABLE IF NOT EXISTS ");
         script = CreateIndex().Replace(script, "CREATE ${unique}INDEX IF NOT EXISTS ");
@@ -114,9 +114,9 @@ internal static partial class WorkersSchemaScript
     [GeneratedRegex(@"CREATE (?<unique>UNIQUE )?INDEX (?!IF NOT EXISTS)", RegexOptions.CultureInvariant)]
     private static partial Regex CreateIndex();
 
-    private sealed class SchemaContext(DbContextOptions<SchemaContext> options, string? schema, bool outbox, bool inbox) : DbContext(options)
+    private sealed class SchemaContext(DbContextOptions<SchemaContext> options, string? schema, bool outbox, bool inbox, bool failureStore) : DbContext(options)
     {
-        public string Key => $"{schema}|{outbox}|{inbox}";
+        public string Key => $"{schema}|{outbox}|{inbox}|{failureStore}";
 
         protected override void OnModelCreating(ModelBuilder modelBuilder)
         {
@@ -128,6 +128,11 @@ internal static partial class WorkersSchemaScript
             if (inbox)
             {
                 modelBuilder.AddWorkersInbox(schema);
+            }
+
+            if (failureStore)
+            {
+                modelBuilder.AddWorkersFailureStore(schema);
             }
         }
     }

@@ -3,20 +3,22 @@ using Microsoft.EntityFrameworkCore;
 namespace Workers.Postgres.Storage;
 
 /// <summary>Quoted, schema-qualified table names of the Workers tables as mapped in a model.</summary>
-internal sealed record WorkersTables(string? Schema, string Outbox, string Inbox, bool HasOutbox, bool HasInbox)
+internal sealed record WorkersTables(string? Schema, string Outbox, string Inbox, bool HasOutbox, bool HasInbox, bool HasFailureStore = false)
 {
     public static WorkersTables From(DbContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         var outbox = context.Model.FindEntityType(typeof(OutboxMessage));
         var inbox = context.Model.FindEntityType(typeof(InboxMessage));
-        var schema = outbox?.GetSchema() ?? inbox?.GetSchema();
+        var failures = context.Model.FindEntityType(typeof(FailureStore.FailedMessage));
+        var schema = outbox?.GetSchema() ?? inbox?.GetSchema() ?? failures?.GetSchema();
         return new WorkersTables(
             schema,
             Qualify(outbox?.GetSchema(), outbox?.GetTableName() ?? WorkersModelBuilderExtensions.OutboxTable),
             Qualify(inbox?.GetSchema(), inbox?.GetTableName() ?? WorkersModelBuilderExtensions.InboxTable),
             outbox is not null,
-            inbox is not null);
+            inbox is not null,
+            failures is not null);
     }
 
     /// <summary>The view listing quarantined outbox rows (<see cref="WorkersModelBuilderExtensions.OutboxQuarantineView"/>), beside the outbox table.</summary>

@@ -51,8 +51,27 @@ internal static class FaultHeaders
         headers[WorkersHeaders.FaultFirstFailure] = FormatTime(fault.FirstFailure);
         headers[WorkersHeaders.FaultLastFailure] = lastFailure;
         headers[WorkersHeaders.FaultHost] = fault.Host;
+        if (fault.HostVersion is not null)
+        {
+            headers[WorkersHeaders.FaultHostVersion] = Cut(fault.HostVersion, max);
+        }
+
         headers[WorkersHeaders.FaultConsumer] = Cut(fault.Consumer, max);
         headers[WorkersHeaders.FaultDisposition] = fault.Reason;
+    }
+
+    /// <summary>The running application's version: the entry assembly's informational version (without a build-metadata suffix), else its version.</summary>
+    public static string? ApplicationVersion()
+    {
+        var entry = System.Reflection.Assembly.GetEntryAssembly();
+        var informational = entry is null ? null : System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(entry)?.InformationalVersion;
+        if (informational is not null)
+        {
+            var plus = informational.IndexOf('+', StringComparison.Ordinal);
+            return plus > 0 ? informational[..plus] : informational;
+        }
+
+        return entry?.GetName().Version?.ToString();
     }
 
     internal static string Cut(string value, int max) => value.Length <= max ? value : value[..max];
@@ -70,4 +89,5 @@ internal readonly record struct FaultDetails(
     DateTimeOffset FirstFailure,
     DateTimeOffset LastFailure,
     string MachineName,
-    string Host);
+    string Host,
+    string? HostVersion = null);

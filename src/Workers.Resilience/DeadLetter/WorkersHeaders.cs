@@ -52,6 +52,15 @@ public static class WorkersHeaders
     /// <summary>The host (machine/process) that dead-lettered the message.</summary>
     public const string FaultHost = "Workers-Fault-Host";
 
+    /// <summary>
+    /// The version of the application that dead-lettered the message (the entry assembly's informational version):
+    /// the failure store's "new since version X" reads it (MassTransit's <c>MT-Host-AssemblyVersion</c> when absent).
+    /// </summary>
+    public const string FaultHostVersion = "Workers-Fault-HostVersion";
+
+    /// <summary>MassTransit's host header: the version of the application's entry assembly.</summary>
+    public const string HostAssemblyVersion = "MT-Host-AssemblyVersion";
+
     /// <summary>The consumer that failed (type name).</summary>
     public const string FaultConsumer = "Workers-Fault-Consumer";
 

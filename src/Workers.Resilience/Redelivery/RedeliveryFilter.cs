@@ -26,6 +26,7 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(30);
     private static readonly string MachineName = Environment.MachineName;
     private static readonly string HostName = $"{Environment.MachineName}/{Environment.ProcessId}";
+    private static readonly string? HostVersion = FaultHeaders.ApplicationVersion();
 
     private readonly RedeliveryTransport transport;
     private readonly RedeliverySettings settings;
@@ -299,7 +300,8 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
             firstFailure,
             now,
             MachineName,
-            HostName);
+            HostName,
+            HostVersion);
         FaultHeaders.Write(headers, fault, settings.DeadLetter);
 
         // Its own budget, started after the fallback: a slow fallback cannot use up the publish's time.

@@ -61,6 +61,27 @@ public sealed class WorkersOptionsValidatorTests
     }
 
     [Fact]
+    public void FailureStoreOutOfRange_EveryErrorReported()
+    {
+        var options = new WorkersOptions();
+        options.FailureStore.Enabled = true;
+        options.FailureStore.BatchSize = 0;
+        options.FailureStore.RetryDelay = TimeSpan.FromHours(1);
+        options.FailureStore.Schema = " ";
+
+        var errors = WorkersOptionsValidator.Collect(options);
+
+        Assert.Equal(
+            [
+                "Workers:FailureStore:BatchSize must be between 1 and 10000 (was 0).",
+                "Workers:FailureStore:RetryDelay must be between 00:00:01 and 00:10:00 (was 01:00:00).",
+                "Workers:FailureStore:Schema must not be blank (leave it unset for public).",
+            ],
+            errors);
+        Assert.Empty(WorkersOptionsValidator.Collect(new WorkersOptions { FailureStore = new FailureStoreOptions { Enabled = true } }));
+    }
+
+    [Fact]
     public void ConcurrencyAbovePrefetch_IsRejected()
     {
         var options = new WorkersOptions();

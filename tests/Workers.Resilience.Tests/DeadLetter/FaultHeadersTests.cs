@@ -32,6 +32,7 @@ public class FaultHeadersTests
         Assert.Equal("machine/42", headers[WorkersHeaders.FaultHost]);
         Assert.Equal("Orders.Consumer", headers[WorkersHeaders.FaultConsumer]);
         Assert.Equal("exhausted", headers[WorkersHeaders.FaultDisposition]);
+        Assert.Equal("2.1.0", headers[WorkersHeaders.FaultHostVersion]);
     }
 
     [Fact]
@@ -59,7 +60,7 @@ public class FaultHeadersTests
     }
 
     private static FaultDetails Details(Exception exception) =>
-        new(exception, "exhausted", 6, "orders", "Orders.Consumer", "urn:message:Orders:Placed", "rabbitmq://h/v/orders", First, Last, "machine", "machine/42");
+        new(exception, "exhausted", 6, "orders", "Orders.Consumer", "urn:message:Orders:Placed", "rabbitmq://h/v/orders", First, Last, "machine", "machine/42", "2.1.0");
 
     private static TimeoutException Throw()
     {
