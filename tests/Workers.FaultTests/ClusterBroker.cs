@@ -66,6 +66,12 @@ internal sealed class ClusterBroker(LocalRabbitMqCluster cluster) : IFaultBroker
         }
     }
 
+    public async Task<string> DescribeQueuesAsync(string vhost, CancellationToken cancellationToken)
+    {
+        using var management = LocalRabbitMqCluster.Management(ClientNode);
+        return await management.GetStringAsync($"api/queues/{Uri.EscapeDataString(vhost)}?columns=name,type,messages,messages_ready,messages_unacknowledged,consumers", cancellationToken);
+    }
+
     public Uri ClientUri(string vhost) => LocalRabbitMqCluster.AmqpUri(ClientNode, vhost);
 
     public Uri WorkerUri(string vhost) => LocalRabbitMqCluster.AmqpUri(WorkerNode, vhost);

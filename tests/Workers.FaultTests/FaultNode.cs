@@ -113,6 +113,13 @@ public sealed class FaultNode : RabbitMqPrivateNode, IFaultBroker
         }
     }
 
+    /// <summary>The vhost's queues (<c>rabbitmqctl list_queues</c>): type, messages, ready, unacknowledged, consumers.</summary>
+    public async Task<string> DescribeQueuesAsync(string vhost, CancellationToken cancellationToken)
+    {
+        var result = await RunCtlAsync(["list_queues", "-p", vhost, "--no-table-headers", "-q", "name", "type", "messages", "messages_ready", "messages_unacknowledged", "consumers"], throwOnError: false, cancellationToken);
+        return result.ExitCode == 0 ? result.Output : $"list_queues failed ({result.ExitCode}): {result.Output}";
+    }
+
     /// <summary>Kills the node's Erlang VM with SIGKILL (no clean shutdown) and waits until it is gone.</summary>
     public async Task KillAsync(CancellationToken cancellationToken = default)
     {

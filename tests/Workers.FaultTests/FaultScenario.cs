@@ -174,10 +174,17 @@ internal sealed class FaultScenario : IAsyncDisposable
     }
 
     /// <summary>Waits until at least <paramref name="count"/> more orders are accepted than now (proof that work flows).</summary>
-    public Task WaitForProgressAsync(int count, TimeSpan timeout, WorkerProcess? worker = null)
+    public async Task WaitForProgressAsync(int count, TimeSpan timeout, WorkerProcess? worker = null)
     {
         var target = Observer.Accepted.Count + count;
-        return WaitUntilAsync(() => Task.FromResult(Observer.Accepted.Count >= target), timeout, $"{count} more orders accepted", worker);
+        try
+        {
+            await WaitUntilAsync(() => Task.FromResult(Observer.Accepted.Count >= target), timeout, $"{count} more orders accepted", worker);
+        }
+        catch (TimeoutException stalled)
+        {
+            throw await StallAsync(stalled);
+        }
     }
 
     /// <summary>Time from <paramref name="healTick"/> to the first acceptance of an order confirmed after it (null when none).</summary>
@@ -269,6 +276,8 @@ internal sealed class FaultScenario : IAsyncDisposable
             }
 
             Note($"LOST ids (first 10): {string.Join(", ", lost.Take(10).Select(id => $"{id} accepted={Effects.Accepted.ContainsKey(id)} notified={Effects.Notified.ContainsKey(id)}"))}");
+            NoteLostForensics(lost);
+            Note("queues of the vhost (name type messages ready unacked consumers):\n" + await broker.DescribeQueuesAsync(Vhost, Cancel));
         }
 
         if (deadLettered > 0)
@@ -282,6 +291,24 @@ internal sealed class FaultScenario : IAsyncDisposable
         }
 
         return row;
+    }
+
+    // Where a lost id was last seen: when the producer had it confirmed (on the scenario's clock, beside the notes'
+    // fault times) and every line of the workers' output that names it (a failure, a redelivery, a hold).
+    private void NoteLostForensics(List<Guid> lost)
+    {
+        var lines = workers.SelectMany(w => w.Output.Split('\n').Select(line => (w.Id, Line: line))).ToList();
+        foreach (var id in lost.Take(5))
+        {
+            var text = id.ToString();
+            var confirmedAt = (double)Load.Confirmed[id] / Stopwatch.Frequency;
+            var seen = lines.Where(l => l.Line.Contains(text, StringComparison.OrdinalIgnoreCase)).ToList();
+            Note(string.Create(CultureInfo.InvariantCulture, $"lost {id}: confirmed at {confirmedAt:F2}s, named in {seen.Count} worker line(s)"));
+            foreach (var (worker, line) in seen.Take(12))
+            {
+                Note(string.Create(CultureInfo.InvariantCulture, $"  worker {worker}: {(line.Length > 300 ? line[..300] : line)}"));
+            }
+        }
     }
 
     /// <summary>Dead-lettered ids among <paramref name="ids"/>, grouped by queue and reason.</summary>
@@ -405,11 +432,41 @@ internal sealed class FaultScenario : IAsyncDisposable
     }
 
     /// <summary>Waits (bounded) until the broker lists exactly one consumer on each of the sample's queues: no stuck consumer.</summary>
-    public Task WaitOneConsumerEachAsync(WorkerProcess worker, string after) => WaitUntilAsync(
-        async () => await Observer.ConsumerCountAsync("submit-order", Cancel) == 1 && await Observer.ConsumerCountAsync("order-accepted", Cancel) == 1,
-        Bound,
-        "one consumer on each queue after " + after,
-        worker);
+    public async Task WaitOneConsumerEachAsync(WorkerProcess worker, string after)
+    {
+        try
+        {
+            await WaitUntilAsync(
+                async () => await Observer.ConsumerCountAsync("submit-order", Cancel) == 1 && await Observer.ConsumerCountAsync("order-accepted", Cancel) == 1,
+                Bound,
+                "one consumer on each queue after " + after,
+                worker);
+        }
+        catch (TimeoutException stalled)
+        {
+            throw await StallAsync(stalled);
+        }
+    }
+
+    // A stall, with where the work stopped: the queues as the broker counts them (consumers and unacknowledged
+    // messages included) and the workers' full output, saved beside the other results.
+    private async Task<TimeoutException> StallAsync(TimeoutException stalled)
+    {
+        await Effects.RefreshAsync(Cancel);
+        var accepted = Load.Confirmed.Keys.Count(Effects.Accepted.ContainsKey);
+        var notified = Load.Confirmed.Keys.Count(Effects.Notified.ContainsKey);
+        var queues = await broker.DescribeQueuesAsync(Vhost, Cancel);
+        var files = string.Join(", ", workers.Select(w => SaveOutput(w.Id, w.Output)));
+        string notes;
+        lock (log)
+        {
+            notes = log.ToString();
+        }
+
+        return new TimeoutException(
+            string.Create(CultureInfo.InvariantCulture, $"{stalled.Message}\n{notes}confirmed {Load.Confirmed.Count}, accepted (effect) {accepted}, notified (effect) {notified}, OrderAccepted seen {Observer.Accepted.Count}\nqueues of the vhost (name type messages ready unacked consumers):\n{queues}\nworkers' full output: {files}"),
+            stalled);
+    }
 
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, WorkerProcess? worker = null)
     {

@@ -15,6 +15,12 @@ internal interface IFaultBroker
     /// <summary>Deletes a vhost (best effort: the broker may be down).</summary>
     Task DeleteVhostAsync(string vhost);
 
+    /// <summary>
+    /// The vhost's queues as the broker counts them (ready, unacknowledged, consumers), one per line, for a failure
+    /// message: where a message the accounting misses may still be held.
+    /// </summary>
+    Task<string> DescribeQueuesAsync(string vhost, CancellationToken cancellationToken);
+
     /// <summary>AMQP URI of the vhost for the test's own clients (producer, observer).</summary>
     Uri ClientUri(string vhost);
 

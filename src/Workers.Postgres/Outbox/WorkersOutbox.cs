@@ -16,6 +16,12 @@ namespace Workers.Postgres.Outbox;
 internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider timeProvider, OutboxConsumeScope consumeScope, IServiceProvider services) : IWorkersOutbox
     where TDbContext : DbContext
 {
+    private static long lastTicks;
+
+    // Resolved once per scope (the outbox is scoped): a consumer staging many messages pays for the lookup once.
+    private MassTransit.DependencyInjection.IScopedConsumeContextProvider? consumeContexts;
+    private bool consumeContextsResolved;
+
     public Guid Publish<T>(T message, OutboxMessageOptions? options = null)
         where T : class => Stage(null, message, options);
 
@@ -26,9 +32,7 @@ internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider
         return Stage(destination, message, options);
     }
 
-    private static long lastTicks;
-
-    /// <summary>Now, but strictly after every earlier value handed out in this process (1 µs steps: PostgreSQL's resolution).</summary>
+        /// <summary>Now, but strictly after every earlier value handed out in this process (1 µs steps: PostgreSQL's resolution).</summary>
     internal static DateTimeOffset MonotonicNow(TimeProvider timeProvider)
     {
         var now = timeProvider.GetUtcNow().UtcTicks / 10 * 10;
@@ -67,9 +71,21 @@ internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider
 
     private string? HeadersOf(OutboxMessageOptions? options)
     {
-        var headers = new Dictionary<string, string>(options?.Headers ?? new Dictionary<string, string>(), StringComparer.Ordinal);
-        var consuming = services.GetService<MassTransit.DependencyInjection.IScopedConsumeContextProvider>() is { HasContext: true } provider ? provider.GetContext() : null;
-        OutboxContextHeaders.Capture(headers, System.Diagnostics.Activity.Current, consuming);
+        if (!consumeContextsResolved)
+        {
+            consumeContexts = services.GetService<MassTransit.DependencyInjection.IScopedConsumeContextProvider>();
+            consumeContextsResolved = true;
+        }
+
+        var consuming = consumeContexts is { HasContext: true } provider ? provider.GetContext() : null;
+        var activity = System.Diagnostics.Activity.Current;
+        if (activity is null && consuming is null && options?.Headers is not { Count: > 0 })
+        {
+            return null;
+        }
+
+        var headers = options?.Headers is { } given ? new Dictionary<string, string>(given, StringComparer.Ordinal) : new Dictionary<string, string>(StringComparer.Ordinal);
+        OutboxContextHeaders.Capture(headers, activity, consuming);
         return headers.Count > 0 ? JsonSerializer.Serialize(headers) : null;
     }
 }

@@ -37,14 +37,7 @@ public sealed partial class OutboundConnectionTests : IClassFixture<RabbitMqTest
         var trace = Path.Combine(Path.GetTempPath(), $"workers-connects-{Guid.NewGuid():N}.txt");
         try
         {
-            var environment = new Dictionary<string, string>
-            {
-                ["WORKERS_RABBITMQ_URI"] = vhost.Uri.ToString(),
-                ["WORKERS_POSTGRES"] = database.ConnectionString,
-                ["Workers__ShutdownTimeout"] = "00:00:10",
-                ["Sample__Payment__LatencyMs"] = "0",
-                ["Urls"] = "http://127.0.0.1:0",
-            };
+            var environment = SampleWorkerEnvironment.For(vhost.Uri, database.ConnectionString);
             if (otlpEndpoint is not null)
             {
                 environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlpEndpoint;

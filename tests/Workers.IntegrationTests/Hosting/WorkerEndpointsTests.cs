@@ -133,23 +133,8 @@ public sealed partial class WorkerEndpointsTests : IClassFixture<RabbitMqTestVho
         return counts;
     }
 
-    private WorkerProcess StartWorker(Uri broker, Dictionary<string, string>? extra = null)
-    {
-        var environment = new Dictionary<string, string>
-        {
-            ["WORKERS_RABBITMQ_URI"] = broker.ToString(),
-            ["WORKERS_POSTGRES"] = database.ConnectionString,
-            ["Workers__ShutdownTimeout"] = "00:00:10",
-            ["Sample__Payment__LatencyMs"] = "0",
-            ["Urls"] = "http://127.0.0.1:0",
-        };
-        foreach (var (key, value) in extra ?? [])
-        {
-            environment[key] = value;
-        }
-
-        return WorkerProcess.Start(WorkerProcess.ProjectAssembly("Workers.Sample"), environment);
-    }
+    private WorkerProcess StartWorker(Uri broker, Dictionary<string, string>? extra = null) =>
+        WorkerProcess.Start(WorkerProcess.ProjectAssembly("Workers.Sample"), SampleWorkerEnvironment.For(broker, database.ConnectionString, extra));
 
     private static string? CheckStatus(string body, string check)
     {
