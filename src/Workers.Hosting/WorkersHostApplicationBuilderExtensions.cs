@@ -96,9 +96,9 @@ public static class WorkersHostApplicationBuilderExtensions
         services.AddSingleton(sp =>
         {
             var rabbit = sp.GetRequiredService<IOptions<WorkersOptions>>().Value.RabbitMq;
-            return new Workers.Resilience.Redelivery.RedeliveryConnection(BrokerAddress.Parse(rabbit.Uri).ToAmqpUri()) { ClusterNodes = [.. rabbit.ClusterNodes] };
+            return new Workers.Resilience.Broker.RedeliveryConnection(BrokerAddress.Parse(rabbit.Uri).ToAmqpUri()) { ClusterNodes = [.. rabbit.ClusterNodes] };
         });
-        services.AddWorkersRedelivery(sp => sp.GetRequiredService<Workers.Resilience.Redelivery.RedeliveryConnection>().BrokerUri);
+        services.AddWorkersRedelivery(sp => sp.GetRequiredService<Workers.Resilience.Broker.RedeliveryConnection>().BrokerUri);
         services.AddHostedService<DeliveryLimitPreflight>();
         services.AddHostedService<DeadLetterQueuePreflight>();
         services.AddWorkersBreakers();

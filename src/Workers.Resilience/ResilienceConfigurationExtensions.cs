@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Workers.Resilience.Broker;
 using Workers.Resilience.Redelivery;
 
 namespace Workers.Resilience;
@@ -45,7 +46,7 @@ public static class ResilienceConfigurationExtensions
         services.TryAddSingleton(sp =>
         {
             var connection = sp.GetRequiredService<RedeliveryConnection>();
-            return new RedeliveryTransport(connection.BrokerUri, connection.ClusterNodes) { ErrorQueueTypes = sp.GetRequiredService<ErrorQueueTypes>() };
+            return new BrokerClient(connection.BrokerUri, connection.ClusterNodes) { ErrorQueueTypes = sp.GetRequiredService<ErrorQueueTypes>() };
         });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, BrokerRequirementsHostedService>());
         return services;
@@ -147,7 +148,7 @@ public static class ResilienceConfigurationExtensions
         var time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         var logger = services.GetService<ILoggerFactory>()?.CreateLogger("Workers.Resilience.Redelivery") ?? NullLogger.Instance;
         return new RedeliveryPipeSpecification<TContext>(
-            () => services.GetService<RedeliveryTransport>()
+            () => services.GetService<BrokerClient>()
                 ?? throw new InvalidOperationException("Workers redelivery: call services.AddWorkersRedelivery(brokerUri) before configuring UseWorkersRedelivery."),
             new RedeliverySettings(options, deadLetter, fallback, consumer, time, logger) { Classification = classification ?? options.Classification });
     }

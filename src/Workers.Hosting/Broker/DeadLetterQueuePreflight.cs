@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Workers.Resilience.Broker;
 using Workers.Resilience.DeadLetter;
 using Workers.Resilience.Redelivery;
 
@@ -19,10 +20,10 @@ internal sealed class DeadLetterQueuePreflight : IHostedService
 {
     private readonly IOptions<WorkersOptions> options;
     private readonly WorkerEndpointCatalog catalog;
-    private readonly RedeliveryTransport broker;
+    private readonly BrokerClient broker;
     private readonly ILogger<DeadLetterQueuePreflight> logger;
 
-    public DeadLetterQueuePreflight(IOptions<WorkersOptions> options, WorkerEndpointCatalog catalog, RedeliveryTransport broker, ILogger<DeadLetterQueuePreflight> logger)
+    public DeadLetterQueuePreflight(IOptions<WorkersOptions> options, WorkerEndpointCatalog catalog, BrokerClient broker, ILogger<DeadLetterQueuePreflight> logger)
     {
         this.options = options;
         this.catalog = catalog;

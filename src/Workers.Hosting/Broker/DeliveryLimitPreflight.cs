@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Workers.Resilience.Broker;
 using Workers.Resilience.Redelivery;
 
 namespace Workers.Hosting;

@@ -16,7 +16,7 @@ internal sealed record DeliveryLimitViolation(string Queue, long Limit, string S
 
 /// <summary>
 /// The delivery limit RabbitMQ enforces on a quorum queue that Workers declares with
-/// <see cref="Workers.Resilience.Redelivery.QuorumQueueArguments.UnreachableDeliveryLimit"/>: a policy (or an operator
+/// <see cref="Workers.Resilience.Broker.QuorumQueueArguments.UnreachableDeliveryLimit"/>: a policy (or an operator
 /// policy) can lower it. Pure: the preflight feeds it what the management API lists.
 /// <para>
 /// RabbitMQ applies one policy per queue (the matching one with the highest priority) and one operator policy; for
@@ -70,7 +70,7 @@ internal static class DeliveryLimits
         var violations = new List<DeliveryLimitViolation>();
         foreach (var queue in quorumQueues)
         {
-            if (Effective(queue, Workers.Resilience.Redelivery.QuorumQueueArguments.UnreachableDeliveryLimit, policies, brokerVersion, unreadable) is { } effective
+            if (Effective(queue, Workers.Resilience.Broker.QuorumQueueArguments.UnreachableDeliveryLimit, policies, brokerVersion, unreadable) is { } effective
                 && effective.Limit < minimum)
             {
                 violations.Add(new DeliveryLimitViolation(queue, effective.Limit, effective.Source));

@@ -49,8 +49,8 @@ internal static class EndpointPipeline
             // (open breaker, bulkhead overflow, shutdown, every `workers dlq` read). MassTransit copies the endpoint's
             // queue arguments onto <queue>_error and <queue>_skipped, so all three get a limit no return count reaches,
             // the same one the dead-letter stage declares its error queue with.
-            endpoint.SetQueueArgument(Workers.Resilience.Redelivery.QuorumQueueArguments.DeliveryLimit, Workers.Resilience.Redelivery.QuorumQueueArguments.UnreachableDeliveryLimit);
-            context.GetRequiredService<Workers.Resilience.Redelivery.ErrorQueueTypes>().UseQuorum(settings.Queue + Workers.Resilience.DeadLetter.DeadLetterConstants.ErrorQueueSuffix);
+            endpoint.SetQueueArgument(Workers.Resilience.Broker.QuorumQueueArguments.DeliveryLimit, Workers.Resilience.Broker.QuorumQueueArguments.UnreachableDeliveryLimit);
+            context.GetRequiredService<Workers.Resilience.Broker.ErrorQueueTypes>().UseQuorum(settings.Queue + Workers.Resilience.DeadLetter.DeadLetterConstants.ErrorQueueSuffix);
         }
 
         endpoint.UseWorkersRedelivery(context, settings.Redelivery, settings.DeadLetter, settings.Classification);

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Workers.Resilience;
+using Workers.Resilience.Broker;
 using Workers.Resilience.Redelivery;
 using Workers.Resilience.Telemetry;
 
@@ -24,7 +25,7 @@ internal sealed class ConsumerWatchdog : BackgroundService
     private readonly ILogger logger;
     private readonly Dictionary<string, int> strikes = new(StringComparer.Ordinal);
 
-    public ConsumerWatchdog(EndpointActivityRegistry activities, RedeliveryTransport broker, CircuitBreakerRegistry breakers, IOptions<WorkersOptions> options, TimeProvider time, ILogger<ConsumerWatchdog> logger)
+    public ConsumerWatchdog(EndpointActivityRegistry activities, BrokerClient broker, CircuitBreakerRegistry breakers, IOptions<WorkersOptions> options, TimeProvider time, ILogger<ConsumerWatchdog> logger)
         : this(activities, broker.InspectQueueAsync, breakers, options.Value.ConsumerWatchdog, time, logger)
     {
     }

@@ -7,6 +7,7 @@ using System.Text;
 using MassTransit;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
+using Workers.Resilience.Broker;
 using Workers.Resilience.Classification;
 using Workers.Resilience.DeadLetter;
 using Workers.Resilience.Telemetry;
@@ -28,14 +29,14 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
     private static readonly string HostName = $"{Environment.MachineName}/{Environment.ProcessId}";
     private static readonly string? HostVersion = FaultHeaders.ApplicationVersion();
 
-    private readonly RedeliveryTransport transport;
+    private readonly BrokerClient transport;
     private readonly RedeliverySettings settings;
     private readonly ExceptionClassifier classifier;
 
     // "Broker unavailable" holds per message in this process (see the bound in README.md); forgotten once the message is handled.
     private readonly ConcurrentDictionary<string, int> holds = new(StringComparer.Ordinal);
 
-    public RedeliveryFilter(RedeliveryTransport transport, RedeliverySettings settings)
+    public RedeliveryFilter(BrokerClient transport, RedeliverySettings settings)
     {
         this.transport = transport;
         this.settings = settings;

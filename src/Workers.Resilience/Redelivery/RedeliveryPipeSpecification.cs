@@ -1,5 +1,6 @@
 using MassTransit;
 using MassTransit.Configuration;
+using Workers.Resilience.Broker;
 
 namespace Workers.Resilience.Redelivery;
 
@@ -7,10 +8,10 @@ namespace Workers.Resilience.Redelivery;
 internal sealed class RedeliveryPipeSpecification<TContext> : IPipeSpecification<TContext>
     where TContext : class, ConsumeContext
 {
-    private readonly Func<RedeliveryTransport> transport;
+    private readonly Func<BrokerClient> transport;
     private readonly RedeliverySettings settings;
 
-    public RedeliveryPipeSpecification(Func<RedeliveryTransport> transport, RedeliverySettings settings)
+    public RedeliveryPipeSpecification(Func<BrokerClient> transport, RedeliverySettings settings)
     {
         this.transport = transport;
         this.settings = settings;

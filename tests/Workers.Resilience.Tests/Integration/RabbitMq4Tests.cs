@@ -1,5 +1,6 @@
 using MassTransit;
 using RabbitMQ.Client;
+using Workers.Resilience.Broker;
 using Workers.Resilience.Redelivery;
 using Workers.Testing;
 using Xunit;
@@ -26,7 +27,7 @@ public sealed class RabbitMq4Tests : IClassFixture<RabbitMq4TestVhost>
         var errorQueue = Unique("dl") + "_error";
         var types = new ErrorQueueTypes();
         types.UseQuorum(errorQueue);
-        await using (var transport = new RedeliveryTransport(vhost.Uri, "workers-tests") { ErrorQueueTypes = types })
+        await using (var transport = new BrokerClient(vhost.Uri, "workers-tests") { ErrorQueueTypes = types })
         {
             await transport.PublishErrorAsync(errorQueue, "dead letter"u8.ToArray(), new BasicProperties { Persistent = true }, Token);
         }
@@ -59,7 +60,7 @@ public sealed class RabbitMq4Tests : IClassFixture<RabbitMq4TestVhost>
 
         var types = new ErrorQueueTypes();
         types.UseQuorum(errorQueue);
-        await using (var transport = new RedeliveryTransport(vhost.Uri, "workers-tests") { ErrorQueueTypes = types })
+        await using (var transport = new BrokerClient(vhost.Uri, "workers-tests") { ErrorQueueTypes = types })
         {
             await transport.PublishErrorAsync(errorQueue, "dead letter"u8.ToArray(), new BasicProperties { Persistent = true }, Token);
         }

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text;
 using MassTransit;
+using Workers.Resilience.Broker;
 using Workers.Resilience.Redelivery;
 using Workers.Testing;
 using Xunit;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Workers.Resilience.Redelivery;
+namespace Workers.Resilience.Broker;
 
 /// <summary>
 /// The error queues that are quorum queues: those of quorum endpoints, as MassTransit declares them. The dead-letter

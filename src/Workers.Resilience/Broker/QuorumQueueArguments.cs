@@ -1,4 +1,4 @@
-namespace Workers.Resilience.Redelivery;
+namespace Workers.Resilience.Broker;
 
 /// <summary>
 /// The delivery limit of the quorum queues Workers declares (endpoint, <c>_error</c>, <c>_skipped</c>). RabbitMQ 4.0–4.2

@@ -1,5 +1,6 @@
 using System.Text;
 using RabbitMQ.Client.Exceptions;
+using Workers.Resilience.Broker;
 using Workers.Resilience.Redelivery;
 
 namespace Workers.Resilience;
@@ -21,14 +22,14 @@ public static class BrokerRequirements
     public static async Task VerifyAsync(Uri brokerUri, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(brokerUri);
-        var transport = new RedeliveryTransport(brokerUri, "workers-broker-check");
+        var transport = new BrokerClient(brokerUri, "workers-broker-check");
         await using (transport.ConfigureAwait(false))
         {
             await VerifyAsync(transport, Describe(brokerUri), cancellationToken).ConfigureAwait(false);
         }
     }
 
-    internal static async Task<(string Product, string Version)> VerifyAsync(RedeliveryTransport transport, string where, CancellationToken cancellationToken)
+    internal static async Task<(string Product, string Version)> VerifyAsync(BrokerClient transport, string where, CancellationToken cancellationToken)
     {
         IDictionary<string, object?> properties;
         try

@@ -1,15 +1,17 @@
 using System.Collections.Concurrent;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
+using Workers.Resilience.DeadLetter;
+using Workers.Resilience.Redelivery;
 
-namespace Workers.Resilience.Redelivery;
+namespace Workers.Resilience.Broker;
 
 /// <summary>
 /// The framework's own connection to the broker (the bus's vhost), used to re-publish a failed message byte for byte,
 /// with publisher confirms, into the delay ladder or the error queue, before MassTransit acks the original.
 /// One per host (a DI singleton). Declares the topology it needs idempotently and caches what it declared.
 /// </summary>
-internal sealed class RedeliveryTransport : IAsyncDisposable
+internal sealed class BrokerClient : IAsyncDisposable
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
 
@@ -21,7 +23,7 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
     private IChannel? publisher;
     private bool disposed;
 
-    public RedeliveryTransport(Uri brokerUri, string clientName = "workers-redelivery")
+    public BrokerClient(Uri brokerUri, string clientName = "workers-redelivery")
         : this(brokerUri, [], clientName)
     {
     }
@@ -30,7 +32,7 @@ internal sealed class RedeliveryTransport : IAsyncDisposable
     /// A transport on the broker of <paramref name="brokerUri"/> (credentials, vhost, TLS) that connects to its
     /// host or, when that fails, to any of <paramref name="clusterNodes"/> (<c>host:port</c>), as the bus does.
     /// </summary>
-    public RedeliveryTransport(Uri brokerUri, IReadOnlyList<string> clusterNodes, string clientName = "workers-redelivery")
+    public BrokerClient(Uri brokerUri, IReadOnlyList<string> clusterNodes, string clientName = "workers-redelivery")
     {
         ArgumentNullException.ThrowIfNull(brokerUri);
         ArgumentNullException.ThrowIfNull(clusterNodes);

@@ -1,16 +1,17 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Workers.Resilience.Redelivery;
 
-namespace Workers.Resilience.Redelivery;
+namespace Workers.Resilience.Broker;
 
 /// <summary>Runs <see cref="BrokerRequirements"/> at host start (before the bus when registered before MassTransit).</summary>
 internal sealed class BrokerRequirementsHostedService : IHostedService
 {
-    private readonly RedeliveryTransport transport;
+    private readonly BrokerClient transport;
     private readonly RedeliveryConnection connection;
     private readonly ILogger<BrokerRequirementsHostedService> logger;
 
-    public BrokerRequirementsHostedService(RedeliveryTransport transport, RedeliveryConnection connection, ILogger<BrokerRequirementsHostedService> logger)
+    public BrokerRequirementsHostedService(BrokerClient transport, RedeliveryConnection connection, ILogger<BrokerRequirementsHostedService> logger)
     {
         this.transport = transport;
         this.connection = connection;

@@ -1,6 +1,8 @@
 using Xunit;
 
-namespace Workers.Resilience.Tests.Redelivery;
+using Workers.Resilience.Broker;
+
+namespace Workers.Resilience.Tests.Broker;
 
 public class BrokerRequirementsTests
 {
