@@ -25,13 +25,11 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
     where TContext : class, ConsumeContext
 {
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(30);
-    private static readonly string MachineName = Environment.MachineName;
-    private static readonly string HostName = $"{Environment.MachineName}/{Environment.ProcessId}";
-    private static readonly string? HostVersion = FaultHeaders.ApplicationVersion();
 
     private readonly BrokerClient transport;
     private readonly RedeliverySettings settings;
     private readonly ExceptionClassifier classifier;
+    private readonly DeadLetterWriter deadLetters;
 
     // "Broker unavailable" holds per message in this process (see the bound in README.md); forgotten once the message is handled.
     private readonly ConcurrentDictionary<string, int> holds = new(StringComparer.Ordinal);
@@ -41,6 +39,7 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         this.transport = transport;
         this.settings = settings;
         classifier = new ExceptionClassifier(settings.Classification);
+        deadLetters = new DeadLetterWriter(transport, settings);
     }
 
     // How long a message whose redelivery could not be published is held before it goes back to its queue.
@@ -272,73 +271,9 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         headers[WorkersHeaders.Destination] = queue;
     }
 
-    private async Task DeadLetterAsync(
-        TContext context,
-        Exception exception,
-        string reason,
-        int tries,
-        int redeliveries,
-        string queue,
-        string consumerName,
-        DateTimeOffset firstFailure,
-        DateTimeOffset now,
-        byte[] body,
-        BasicProperties properties)
-    {
-        var headers = properties.Headers!;
-        var attempts = (redeliveries * (settings.Options.ImmediateRetries + 1)) + tries;
-        await RunFallbackAsync(context, exception, reason, attempts, queue).ConfigureAwait(false);
-
-        var errorQueue = queue + DeadLetterConstants.ErrorQueueSuffix;
-        var fault = new FaultDetails(
-            exception,
-            reason,
-            attempts,
-            queue,
-            consumerName,
-            context.SupportedMessageTypes.FirstOrDefault(),
-            context.ReceiveContext.InputAddress?.ToString(),
-            firstFailure,
-            now,
-            MachineName,
-            HostName,
-            HostVersion);
-        FaultHeaders.Write(headers, fault, settings.DeadLetter);
-
-        // Its own budget, started after the fallback: a slow fallback cannot use up the publish's time.
-        using var timeout = new CancellationTokenSource(PublishTimeout, settings.Time);
-        await transport.PublishErrorAsync(errorQueue, body, properties, timeout.Token).ConfigureAwait(false);
-        RedeliveryDiagnostics.DeadLettered.Add(
-            1,
-            new KeyValuePair<string, object?>("queue", queue),
-            new KeyValuePair<string, object?>("consumer", consumerName),
-            new KeyValuePair<string, object?>("reason", reason));
-        RedeliveryLog.DeadLettered(settings.Logger, exception, context.MessageId, queue, errorQueue, reason, attempts, consumerName);
-        WorkersDiagnostics.AddEvent(
-            RedeliveryDiagnostics.DeadLetteredEvent,
-            new("queue", queue),
-            new("reason", reason),
-            new("attempts", attempts),
-            new("exception.type", exception.GetType().FullName));
-    }
-
-    private async Task RunFallbackAsync(TContext context, Exception exception, string reason, int attempts, string queue)
-    {
-        if (settings.Fallback is null)
-        {
-            return;
-        }
-
-        using var timeout = new CancellationTokenSource(settings.DeadLetter.FallbackTimeout, settings.Time);
-        try
-        {
-            await settings.Fallback(new DeadLetterFallbackArguments(context, exception, reason, attempts, timeout.Token)).WaitAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            RedeliveryLog.FallbackFailed(settings.Logger, ex, context.MessageId, queue);
-        }
-    }
+    // The dead-letter stage's writer: the fallback, then a byte-exact copy with fault headers to <queue>_error.
+    private Task DeadLetterAsync(TContext context, Exception exception, string reason, int tries, int redeliveries, string queue, string consumerName, DateTimeOffset firstFailure, DateTimeOffset now, byte[] body, BasicProperties properties) =>
+        deadLetters.WriteAsync(context, exception, reason, (redeliveries * (settings.Options.ImmediateRetries + 1)) + tries, queue, consumerName, firstFailure, now, body, properties);
 
     private static BasicProperties Copy(IReadOnlyBasicProperties source)
     {
