@@ -101,6 +101,11 @@ internal sealed class FaultScenario : IAsyncDisposable
             ["Workers__Defaults__Redelivery__MaxDelay"] = "00:00:02",
             ["Workers__Defaults__Redelivery__MaxRedeliveryAttempts"] = "20",
             ["Sample__Payment__LatencyMs"] = "5",
+
+            // The sample's watchdog (on in its appsettings) a little quicker than its defaults (10 s, 30 s): a consumer
+            // that does not come back after a fault is restarted within the scenarios' bounds.
+            ["Workers__ConsumerWatchdog__Interval"] = "00:00:05",
+            ["Workers__ConsumerWatchdog__StallTimeout"] = "00:00:20",
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information",
 

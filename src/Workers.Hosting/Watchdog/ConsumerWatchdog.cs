@@ -25,6 +25,9 @@ internal sealed class ConsumerWatchdog : BackgroundService
     private readonly ILogger logger;
     private readonly Dictionary<string, int> strikes = new(StringComparer.Ordinal);
 
+    // Per queue: since when the broker has answered every inspection while the endpoint was not ready.
+    private readonly Dictionary<string, DateTimeOffset> answeringWhileDown = new(StringComparer.Ordinal);
+
     public ConsumerWatchdog(EndpointActivityRegistry activities, BrokerClient broker, CircuitBreakerRegistry breakers, IOptions<WorkersOptions> options, TimeProvider time, ILogger<ConsumerWatchdog> logger)
         : this(activities, broker.InspectQueueAsync, breakers, options.Value.ConsumerWatchdog, time, logger)
     {
@@ -68,8 +71,14 @@ internal sealed class ConsumerWatchdog : BackgroundService
     internal async Task<bool> InspectAsync(EndpointActivity activity, CancellationToken cancellationToken)
     {
         var snapshot = activity.Snapshot();
-        if (!snapshot.Ready)
+        if (snapshot.Ready || snapshot.NotReadySince is null)
         {
+            answeringWhileDown.Remove(activity.Queue);
+        }
+
+        if (!snapshot.Ready && snapshot.NotReadySince is null)
+        {
+            // Never ready yet: MassTransit is still starting it.
             strikes.Remove(activity.Queue);
             return false;
         }
@@ -83,12 +92,20 @@ internal sealed class ConsumerWatchdog : BackgroundService
         {
             // The broker is unreachable: MassTransit's endpoints will say so themselves.
             WatchdogLog.InspectFailed(logger, ex, activity.Queue);
+            answeringWhileDown.Remove(activity.Queue);
+            strikes.Remove(activity.Queue);
             return false;
+        }
+
+        DateTimeOffset? answering = null;
+        if (!snapshot.Ready && counts is not null)
+        {
+            answering = answeringWhileDown.TryGetValue(activity.Queue, out var since) ? since : answeringWhileDown[activity.Queue] = time.GetUtcNow();
         }
 
         // Read the activity again: a delivery or a stop may have happened while the broker answered.
         snapshot = activity.Snapshot();
-        var reason = counts is { } c ? StallRule.Evaluate(snapshot, c.Messages, c.Consumers, IsPaused(snapshot.InputAddress), time.GetUtcNow(), options.StallTimeout) : null;
+        var reason = counts is { } c ? StallRule.Evaluate(snapshot, c.Messages, c.Consumers, IsPaused(snapshot.InputAddress), time.GetUtcNow(), options.StallTimeout, answering) : null;
         if (reason is null)
         {
             strikes.Remove(activity.Queue);
@@ -108,9 +125,19 @@ internal sealed class ConsumerWatchdog : BackgroundService
         {
             trace?.SetTag("workers.queue", activity.Queue);
             WorkersDiagnostics.AddEvent("endpoint.restarted", new KeyValuePair<string, object?>("workers.queue", activity.Queue), new KeyValuePair<string, object?>("workers.reason", reason));
+            // A stop that fails (the connection it needs is the one that is broken) must not leave the endpoint
+            // stopped: the start is tried either way.
             try
             {
                 await endpoint.StopAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                WatchdogLog.RestartFailed(logger, ex, activity.Queue);
+            }
+
+            try
+            {
                 await endpoint.StartAsync(cancellationToken).ConfigureAwait(false);
                 WatchdogLog.Restarted(logger, activity.Queue);
             }

@@ -17,6 +17,7 @@ internal sealed class EndpointActivity : IReceiveObserver, IReceiveEndpointObser
     private Uri? inputAddress;
     private bool ready;
     private DateTimeOffset readySince;
+    private DateTimeOffset? notReadySince;
     private DateTimeOffset? lastReceived;
     private int inFlight;
 
@@ -44,7 +45,7 @@ internal sealed class EndpointActivity : IReceiveObserver, IReceiveEndpointObser
     {
         lock (gate)
         {
-            return new EndpointActivitySnapshot(ready, readySince, lastReceived, inFlight, inputAddress);
+            return new EndpointActivitySnapshot(ready, readySince, lastReceived, inFlight, inputAddress, notReadySince);
         }
     }
 
@@ -95,6 +96,7 @@ internal sealed class EndpointActivity : IReceiveObserver, IReceiveEndpointObser
             inputAddress = address;
             ready = true;
             readySince = time.GetUtcNow();
+            notReadySince = null;
         }
     }
 
@@ -108,6 +110,11 @@ internal sealed class EndpointActivity : IReceiveObserver, IReceiveEndpointObser
     {
         lock (gate)
         {
+            if (ready)
+            {
+                notReadySince = time.GetUtcNow();
+            }
+
             ready = false;
         }
 
@@ -126,4 +133,10 @@ internal sealed class EndpointActivity : IReceiveObserver, IReceiveEndpointObser
 }
 
 /// <summary>One reading of an <see cref="EndpointActivity"/>.</summary>
-internal readonly record struct EndpointActivitySnapshot(bool Ready, DateTimeOffset ReadySince, DateTimeOffset? LastReceived, int InFlight, Uri? InputAddress);
+/// <param name="Ready">Whether MassTransit reports the endpoint ready.</param>
+/// <param name="ReadySince">When it last became ready.</param>
+/// <param name="LastReceived">When its last delivery arrived.</param>
+/// <param name="InFlight">Deliveries in flight.</param>
+/// <param name="InputAddress">Its input address, once ready.</param>
+/// <param name="NotReadySince">When the endpoint, ready before, stopped being ready (null while ready or before its first ready).</param>
+internal readonly record struct EndpointActivitySnapshot(bool Ready, DateTimeOffset ReadySince, DateTimeOffset? LastReceived, int InFlight, Uri? InputAddress, DateTimeOffset? NotReadySince = null);

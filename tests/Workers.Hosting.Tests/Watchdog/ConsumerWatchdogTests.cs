@@ -93,6 +93,76 @@ public sealed class ConsumerWatchdogTests : IDisposable
     }
 
     [Fact]
+    public async Task EndpointDownWhileTheBrokerAnswers_ForTheStallTimeout_IsRestarted()
+    {
+        // Seen on RabbitMQ 4.0 after a network cut: one endpoint never became ready again while the broker answered.
+        var watchdog = Create();
+        var activity = ReadyEndpoint();
+        await activity.NotReady();
+        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        time.Advance(TimeSpan.FromSeconds(29));
+        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        Assert.Empty(endpoint.Calls);
+        time.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.True(await watchdog.InspectAsync(activity, Cancel));
+        Assert.Equal(["stop", "start"], endpoint.Calls);
+    }
+
+    [Fact]
+    public async Task EndpointDown_TheBrokerUnreachableInBetween_GetsTheWholeStallTimeoutAgain()
+    {
+        // After an outage MassTransit reconnects by itself: the endpoint gets the stall timeout from the broker's return.
+        var watchdog = Create();
+        var activity = ReadyEndpoint();
+        await activity.NotReady();
+        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        time.Advance(TimeSpan.FromSeconds(20));
+        brokerFailure = new InvalidOperationException("broker unreachable");
+        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        time.Advance(TimeSpan.FromSeconds(20));
+        brokerFailure = null;
+        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        time.Advance(TimeSpan.FromSeconds(20));
+        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        Assert.Empty(endpoint.Calls);
+
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        Assert.True(await watchdog.InspectAsync(activity, Cancel));
+        Assert.Equal(["stop", "start"], endpoint.Calls);
+    }
+
+    [Fact]
+    public async Task StopFails_TheEndpointIsStartedAnyway()
+    {
+        var watchdog = Create();
+        var activity = ReadyEndpoint();
+        endpoint.FailStop = true;
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        time.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.True(await watchdog.InspectAsync(activity, Cancel));
+        Assert.Equal(["stop", "start"], endpoint.Calls);
+    }
+
+    [Fact]
+    public async Task EndpointNeverReady_IsLeftToMassTransit()
+    {
+        var watchdog = Create();
+        var activity = activities.For("orders");
+        time.Advance(TimeSpan.FromMinutes(5));
+
+        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        Assert.Empty(endpoint.Calls);
+    }
+
+    [Fact]
     public async Task EndpointPausedByItsBreaker_IsLeftAlone()
     {
         var breaker = breakers.GetOrAdd("orders", new CircuitBreakerOptions { MinimumThroughput = 2, FailureRatio = 0.5, BreakDuration = TimeSpan.FromMinutes(5) });
@@ -134,7 +204,13 @@ public sealed class ConsumerWatchdogTests : IDisposable
 
         public Task StartAsync(CancellationToken cancellationToken) => Record("start");
 
-        public Task StopAsync(CancellationToken cancellationToken) => Record("stop");
+        public bool FailStop { get; set; }
+
+        public Task StopAsync(CancellationToken cancellationToken)
+        {
+            Record("stop");
+            return FailStop ? Task.FromException(new InvalidOperationException("the connection the stop needs is down")) : Task.CompletedTask;
+        }
 
         private Task Record(string call)
         {

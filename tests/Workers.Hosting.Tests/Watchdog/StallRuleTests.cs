@@ -44,4 +44,18 @@ public sealed class StallRuleTests
         Assert.Null(StallRule.Evaluate(Ready() with { Ready = false }, 12, 0, false, late, Stall));
         Assert.Null(StallRule.Evaluate(Ready(), 12, 0, paused: true, late, Stall));
     }
+
+    [Fact]
+    public void ReadyBefore_DownForTheStallTimeout_WhileTheBrokerAnswered_IsStuck()
+    {
+        var down = Ready() with { Ready = false, NotReadySince = Start };
+
+        Assert.Null(StallRule.Evaluate(down, 12, 0, false, Start + Stall, Stall));
+        Assert.Null(StallRule.Evaluate(down, 12, 0, false, Start + Stall, Stall, brokerAnsweringSince: Start.AddSeconds(10)));
+        Assert.Null(StallRule.Evaluate(down, 12, 0, paused: true, Start.AddMinutes(5), Stall, brokerAnsweringSince: Start));
+        var reason = StallRule.Evaluate(down, 12, 0, false, Start.AddSeconds(40), Stall, brokerAnsweringSince: Start.AddSeconds(10));
+
+        Assert.Contains("has not been ready for 0:00:40", reason, StringComparison.Ordinal);
+        Assert.Contains("answered for 0:00:30", reason, StringComparison.Ordinal);
+    }
 }
