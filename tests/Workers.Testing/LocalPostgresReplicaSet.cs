@@ -11,7 +11,7 @@ namespace Workers.Testing;
 /// Runs the server binaries as <c>postgres</c> (through <c>runuser</c> when root), data under
 /// <c>/var/tmp/workers-tests/pg-failover-*</c>, loopback only, trust auth. Binaries from <c>WORKERS_PG_BIN</c>,
 /// else <c>/usr/lib/postgresql/15/bin</c>, else the PATH. Ports from <c>WORKERS_PG_FAILOVER_PORTS</c>
-/// (<c>primary,standby</c>), else 55441 and 55442.
+/// (<c>primary,standby</c>), else 5441 and 5442 (below the kernel's ephemeral range, 32768–60999 here: a port in it can be the source port of any outgoing connection at the moment the server binds — the standby once failed to start mid-suite).
 /// </summary>
 public sealed class LocalPostgresReplicaSet : IAsyncLifetime
 {
@@ -29,8 +29,8 @@ public sealed class LocalPostgresReplicaSet : IAsyncLifetime
     public LocalPostgresReplicaSet()
     {
         var ports = Environment.GetEnvironmentVariable(PortsVariable)?.Split(',', StringSplitOptions.TrimEntries);
-        PrimaryPort = ports is { Length: 2 } ? int.Parse(ports[0], System.Globalization.CultureInfo.InvariantCulture) : 55441;
-        StandbyPort = ports is { Length: 2 } ? int.Parse(ports[1], System.Globalization.CultureInfo.InvariantCulture) : 55442;
+        PrimaryPort = ports is { Length: 2 } ? int.Parse(ports[0], System.Globalization.CultureInfo.InvariantCulture) : 5441;
+        StandbyPort = ports is { Length: 2 } ? int.Parse(ports[1], System.Globalization.CultureInfo.InvariantCulture) : 5442;
         bin = Environment.GetEnvironmentVariable(BinVariable)
             ?? (Directory.Exists("/usr/lib/postgresql/15/bin") ? "/usr/lib/postgresql/15/bin" : string.Empty);
         BaseDirectory = Path.Combine(Root, $"pg-failover-{Guid.NewGuid():N}"[..24]);
@@ -318,10 +318,33 @@ public sealed class LocalPostgresReplicaSet : IAsyncLifetime
         }
     }
 
-    private Task RunPgAsync(string tool, IReadOnlyList<string> arguments)
+    private async Task RunPgAsync(string tool, IReadOnlyList<string> arguments)
     {
         var path = bin.Length > 0 ? Path.Combine(bin, tool) : tool;
-        return asRoot ? RunAsync("runuser", ["-u", "postgres", "--", path, .. arguments]) : RunAsync(path, arguments);
+        try
+        {
+            await (asRoot ? RunAsync("runuser", ["-u", "postgres", "--", path, .. arguments]) : RunAsync(path, arguments));
+        }
+        catch (InvalidOperationException failed) when (LogOf(arguments) is { } log && File.Exists(log))
+        {
+            // pg_ctl only says "could not start server": the server's own log says why (the folder is deleted at dispose).
+            var lines = File.ReadAllLines(log);
+            throw new InvalidOperationException($"{failed.Message}\n--- {log} (last lines) ---\n{string.Join('\n', lines.TakeLast(30))}", failed);
+        }
+    }
+
+    // The server log a pg_ctl command writes to (its -l argument), if any.
+    private static string? LogOf(IReadOnlyList<string> arguments)
+    {
+        for (var i = 0; i < arguments.Count - 1; i++)
+        {
+            if (arguments[i] == "-l")
+            {
+                return arguments[i + 1];
+            }
+        }
+
+        return null;
     }
 
     private static async Task RunAsync(string file, IReadOnlyList<string> arguments)
