@@ -24,7 +24,6 @@ namespace Workers.Resilience.Redelivery;
 internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
     where TContext : class, ConsumeContext
 {
-    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(30);
 
     private readonly BrokerClient transport;
     private readonly RedeliverySettings settings;
@@ -148,7 +147,7 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
                 var redelivery = redeliveries + 1;
                 var delay = RedeliveryDelayCalculator.GetDelay(settings.Options, redelivery, Random.Shared.NextDouble());
                 StampLadderHeaders(headers, redelivery, firstFailure, queue);
-                timeout = new CancellationTokenSource(PublishTimeout, settings.Time);
+                timeout = new CancellationTokenSource(BrokerClient.PublishTimeout, settings.Time);
                 try
                 {
                     await transport.PublishDelayedAsync(queue, delay, body, properties, timeout.Token).ConfigureAwait(false);
@@ -243,7 +242,7 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         var firstFailure = deferred.InnerException is null ? (DateTimeOffset?)null
             : ReadTime(context.ReceiveContext.TransportHeaders, WorkersHeaders.FirstFailure) ?? settings.Time.GetUtcNow();
         StampLadderHeaders(headers, redeliveries, firstFailure, queue);
-        using var timeout = new CancellationTokenSource(PublishTimeout, settings.Time);
+        using var timeout = new CancellationTokenSource(BrokerClient.PublishTimeout, settings.Time);
         try
         {
             await transport.PublishDelayedAsync(queue, deferred.Delay, context.ReceiveContext.Body.GetBytes(), properties, timeout.Token).ConfigureAwait(false);
