@@ -140,6 +140,13 @@ public static class WorkersPostgresExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<WorkersDatabase<TDbContext>>();
         services.TryAddScoped<OutboxConsumeScope>();
+        if (!services.Any(d => d.ServiceType == typeof(Failover.PostgresTopologyMonitor<TDbContext>)))
+        {
+            // The split-brain guard's check, for the inbox and the outbox alike (Workers:Outbox:TopologyCheckInterval).
+            services.AddOptions<OutboxOptions>();
+            services.AddSingleton<Failover.PostgresTopologyMonitor<TDbContext>>();
+            services.AddHostedService(sp => sp.GetRequiredService<Failover.PostgresTopologyMonitor<TDbContext>>());
+        }
     }
 
     private sealed class OutboxOptionsValidator : IValidateOptions<OutboxOptions>

@@ -335,28 +335,12 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
 
     private async Task MaintainAsync(CancellationToken cancellationToken)
     {
+        // (the split-brain guard's topology is checked by Failover/PostgresTopologyMonitor, whether or not this runs)
         var outbox = store!;
-        var lastState = database.Topology.State;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                var state = await database.Topology.CheckAsync(cancellationToken).ConfigureAwait(false);
-                if (state != lastState)
-                {
-                    lastState = state;
-                    if (state == TopologyState.SplitBrain)
-                    {
-                        OutboxLog.SplitBrain(logger, state.ToString());
-                    }
-                    else
-                    {
-                        OutboxLog.TopologyChanged(logger, state.ToString());
-                    }
-
-                    WorkersDiagnostics.AddEvent("workers.postgres.topology", new KeyValuePair<string, object?>("state", state.ToString()));
-                }
-
                 var now = timeProvider.GetUtcNow();
                 var snapshot = await WithContextAsync((db, ct) => outbox.MeasureAsync(db, now, ct), cancellationToken).ConfigureAwait(false);
                 database.Backlog.Snapshot = snapshot;
