@@ -113,8 +113,8 @@ internal sealed partial class DocumentedCommandPlan
     public static readonly IReadOnlyList<(Regex Pattern, string File, string Evidence)> RunByCi =
     [
         (new(@"^dotnet test Workers\.sln$"), "scripts/test.sh", "dotnet test Workers.sln"),
-        (new(@"^scripts/test\.sh$"), ".ci/run", "exec scripts/test.sh"),
-        (new(@"^\.ci/run$"), ".ci/run", "exec scripts/test.sh"),
+        (new(@"^scripts/test\.sh$"), ".ci/run", "\nexec scripts/test.sh\n"),
+        (new(@"^\.ci/run$"), ".ci/run", "\nexec scripts/test.sh\n"),
         (new(@"^scripts/pack\.sh( \[dotnet pack arguments\])?$"), "scripts/test.sh", "scripts/pack.sh --no-build"),
         (new(@"^dotnet test tests/Workers\.Packaging\.Tests$"), "Workers.sln", "Workers.Packaging.Tests.csproj"),
         (new(@"^dotnet nuget add source ""\$PWD/artifacts/packages"" --name workers-local$"), "tests/Workers.Packaging.Tests/FreshWorkspace.cs", "new XAttribute(\"key\", \"workers-local\")"),

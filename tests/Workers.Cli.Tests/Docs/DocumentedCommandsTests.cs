@@ -28,9 +28,15 @@ public sealed partial class DocumentedCommandsTests(RabbitMqTestVhost vhost, Pos
         var plan = Plan.Value;
         var output = TestContext.Current.TestOutputHelper;
         output?.WriteLine($"{plan.Commands.Count} documented commands in {MarkdownCommands.FindFiles(Root).Count} files: {plan.Runs.Count} CLI runs, {plan.Synopses.Count} CLI synopses/references, {plan.Checks.Count} checks, {plan.Exempt.Count} exempt");
-        foreach (var (command, reason) in plan.Exempt)
+        foreach (var command in plan.Commands)
         {
-            output?.WriteLine($"exempt {command}: {reason}");
+            bool Same(DocumentedCommand other) => other.Location == command.Location && other.Text == command.Text;
+            var what = plan.Runs.Where(r => Same(r.Command)).Select(r => $"run: workers {string.Join(' ', r.Arguments)}")
+                .Concat(plan.Synopses.Where(s => Same(s.Command)).Select(_ => "synopsis/reference: checked against the CLI parser"))
+                .Concat(plan.Checks.Where(c => Same(c.Command)).Select(c => "check: " + c.What))
+                .Concat(plan.Exempt.Where(e => Same(e.Command)).Select(e => "exempt: " + e.Reason))
+                .DefaultIfEmpty(command.Text.StartsWith("echo ", StringComparison.Ordinal) ? "echo: nothing to check" : "UNKNOWN");
+            output?.WriteLine($"{command}\n    {string.Join("\n    ", what)}");
         }
 
         Assert.True(plan.Unknown.Count == 0, "Documented commands the test cannot exercise:\n" + string.Join('\n', plan.Unknown));
