@@ -173,8 +173,9 @@ internal sealed partial class DocumentedCommandPlan
         {
             if (pattern.IsMatch(text))
             {
-                Check(command, $"CI runs it: {file} contains '{evidence}'", () => Task.FromResult(Contains(file, evidence)));
+                Check(command, $"CI runs it: {file} contains '{evidence.Replace("\n", "\\n", StringComparison.Ordinal)}'", () => Task.FromResult(Contains(file, evidence)));
                 AddScriptChecks(command);
+                AddProjectCheck(command);
                 return;
             }
         }
@@ -306,6 +307,22 @@ internal sealed partial class DocumentedCommandPlan
         {
             Check(command, $"{script} exists, is executable and parses", () => ScriptParsesAsync(script));
         }
+    }
+
+    // `dotnet run --project src/X`: the project exists where the reader types it (a folder the docs create, such as
+    // the project `dotnet new` makes, is checked by the CI evidence instead).
+    private void AddProjectCheck(DocumentedCommand command)
+    {
+        var words = ShellWords.Split(command.Text);
+        var index = words.ToList().IndexOf("--project");
+        if (index < 0 || index + 1 >= words.Count || !System.IO.Directory.Exists(Path.Combine(root, command.Directory)))
+        {
+            return;
+        }
+
+        var project = MarkdownCommands.CombineRelative(command.Directory, words[index + 1]);
+        Check(command, $"project {project} exists", () => Task.FromResult(
+            System.IO.Directory.Exists(Path.Combine(root, project)) || File.Exists(Path.Combine(root, project)) ? null : $"{project} does not exist"));
     }
 
     private void ClassifyCopy(DocumentedCommand command, string source, string target)
