@@ -133,7 +133,7 @@ internal sealed partial class DocumentedCommandPlan
         (new(@"^git describe --tags --exact-match --match 'v\[0-9\]\*'$"), "scripts/pack.sh", "describe --tags --exact-match --match 'v[0-9]*'"),
         (new(@"^apt-get install rabbitmq-server$"), "scripts/services.sh", "apt_install rabbitmq-server"),
         (new(@"^pg_autoctl show uri$"), "scripts/services.sh", "af_ctl show uri"),
-        (new(@"^rabbitmq-diagnostics check_running$"), "compose/docker-compose.yml", "rabbitmq-diagnostics"),
+        (new(@"^rabbitmq-diagnostics check_running$"), "compose/docker-compose.yml", "\"rabbitmq-diagnostics\", \"-q\", \"check_running\""),
     ];
 
     private void Classify(DocumentedCommand command)
@@ -425,6 +425,13 @@ internal sealed partial class DocumentedCommandPlan
             return Task.FromResult(problems.Count == 0 ? null : string.Join("; ", problems));
         });
 
+        if (verb is "up" or "run" && words.Contains("--build"))
+        {
+            Check(command, $"every image {composeFile} builds has its Dockerfile", () => Task.FromResult(
+                Compose(composeFile) is { } compose && compose.Services.Values.Select(s => s.Dockerfile).OfType<string>().Distinct(StringComparer.Ordinal).Where(d => !File.Exists(Path.Combine(root, d))).ToList() is { Count: > 0 } missing
+                    ? $"missing Dockerfile(s): {string.Join(", ", missing)}" : null));
+        }
+
         if (verb == "exec" && rest.Count > 1)
         {
             foreach (var path in rest.Skip(1).Where(w => w.StartsWith("/usr/local/bin/", StringComparison.Ordinal)))
@@ -585,8 +592,9 @@ internal sealed class ComposeModel
             var command = service.TryGetValue("command", out var c) && c is List<object> words ? words.Cast<string>().ToList() : c is string s ? [.. ShellWords.Split(s)] : [];
             var image = service.TryGetValue("image", out var i) ? i as string : null;
             string? dockerfile = null;
-            if (service.TryGetValue("build", out var b) && b is Dictionary<object, object> build)
+            if (service.TryGetValue("build", out var b) && b is Dictionary<object, object> or string)
             {
+                var build = b as Dictionary<object, object> ?? new Dictionary<object, object> { ["context"] = b };
                 var context = build.TryGetValue("context", out var ctx) ? (string)ctx : ".";
                 var file = build.TryGetValue("dockerfile", out var df) ? (string)df : "Dockerfile";
                 dockerfile = Path.GetRelativePath(root, Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, context, file))).Replace('\\', '/');
