@@ -215,11 +215,14 @@ internal sealed partial class DocumentedCommandPlan
                 return;
             case "echo":
                 return; // prints its arguments
+            case "curl" when words.LastOrDefault(w => w.StartsWith("http", StringComparison.Ordinal)) is { } url && Uri.TryCreate(url, UriKind.Absolute, out var uri):
+                ClassifyHttp(command, uri);
+                return;
             default:
                 break;
         }
 
-        if (text.StartsWith("scripts/services.sh", StringComparison.Ordinal) || (program == "scripts/services.sh"))
+        if (program == "scripts/services.sh")
         {
             ClassifyServices(command, words.SkipWhile(w => w != "scripts/services.sh").ToList(), words.TakeWhile(w => w != "scripts/services.sh").ToList());
             return;
@@ -231,7 +234,9 @@ internal sealed partial class DocumentedCommandPlan
     private void ClassifyWorkers(DocumentedCommand command, List<string> arguments)
     {
         var unresolved = arguments.SelectMany(a => Placeholder().Matches(a)).Select(m => m.Value).Where(p => !Placeholders.ContainsKey(p)).ToList();
-        if (command.IsSynopsis || (command.Source == CommandSource.Inline && arguments.All(a => Regex.IsMatch(a, "^[a-z]+$")) && !IsRunnableWithoutArguments(arguments)))
+        // A synopsis, or an inline `workers migrate` / `workers dlq groups` that names a verb in prose: the verb path and
+        // options are checked against the parser. A full invocation (arguments, options: `workers --help`) runs.
+        if (command.IsSynopsis || (command.Source == CommandSource.Inline && arguments.Count > 0 && arguments.All(a => Regex.IsMatch(a, "^[a-z]+$"))))
         {
             Synopses.Add((command, [.. arguments]));
             return;
@@ -245,10 +250,6 @@ internal sealed partial class DocumentedCommandPlan
 
         Runs.Add(new CliRun(command, arguments.Select(Substitute).ToList()));
     }
-
-    // An inline `workers migrate` or `workers dlq groups` names the verb; only a full invocation with arguments or
-    // options is run. (`workers --help` has an option: it runs.)
-    private static bool IsRunnableWithoutArguments(List<string> arguments) => arguments.Count == 0;
 
     private static string Substitute(string word)
     {
@@ -323,6 +324,15 @@ internal sealed partial class DocumentedCommandPlan
         var project = MarkdownCommands.CombineRelative(command.Directory, words[index + 1]);
         Check(command, $"project {project} exists", () => Task.FromResult(
             System.IO.Directory.Exists(Path.Combine(root, project)) || File.Exists(Path.Combine(root, project)) ? null : $"{project} does not exist"));
+    }
+
+    // `curl http://127.0.0.1:8080/health/ready`: a worker's endpoint, which needs a running worker; the path must be
+    // one the framework maps (WorkersHealth's paths).
+    private void ClassifyHttp(DocumentedCommand command, Uri uri)
+    {
+        const string paths = "src/Workers.Hosting/Health/WorkersHealth.cs";
+        Check(command, $"{uri.AbsolutePath} is an endpoint of the worker ({paths})", () => Task.FromResult(
+            uri.AbsolutePath == "/" ? $"the test does not know what {uri} answers" : Contains(paths, $"\"{uri.AbsolutePath}\"")));
     }
 
     private void ClassifyCopy(DocumentedCommand command, string source, string target)
@@ -462,22 +472,22 @@ internal sealed partial class DocumentedCommandPlan
         switch (words)
         {
             case ["kustomize", var dir]:
-                Check(command, $"kubectl kustomize {dir} renders", async () => (await Kustomize.RenderAsync(root, MarkdownCommands.CombineRelative(command.Directory, dir))).Error);
+                Check(command, $"kubectl kustomize {dir} renders", async () => (await OfflineTools.RenderAsync(root, MarkdownCommands.CombineRelative(command.Directory, dir))).Error);
                 return;
             case ["kustomize"] or ["apply", "-k"]:
-                Check(command, $"kubectl kustomize {folder} renders", async () => (await Kustomize.RenderAsync(root, folder)).Error);
+                Check(command, $"kubectl kustomize {folder} renders", async () => (await OfflineTools.RenderAsync(root, folder)).Error);
                 return;
             case ["apply", "-k", var dir]:
                 var target = MarkdownCommands.CombineRelative(command.Directory, dir);
-                Check(command, $"kubectl kustomize {target} renders (what apply -k applies)", async () => (await Kustomize.RenderAsync(root, target)).Error);
+                Check(command, $"kubectl kustomize {target} renders (what apply -k applies)", async () => (await OfflineTools.RenderAsync(root, target)).Error);
                 return;
             case ["create", "secret", "generic", var name, ..]:
                 var keys = words.Where(w => w.StartsWith("--from-literal=", StringComparison.Ordinal)).Select(w => w["--from-literal=".Length..].Split('=')[0]).ToList();
                 var arguments = words.Select(Substitute).Concat(["--dry-run=client", "-o", "yaml"]).ToList();
-                Check(command, "kubectl accepts it (--dry-run=client)", () => Kustomize.RunKubectlAsync(arguments));
+                Check(command, "kubectl accepts it (--dry-run=client)", () => OfflineTools.RunKubectlAsync(arguments));
                 Check(command, $"the manifests read Secret {name} keys {string.Join(", ", keys)}", async () =>
                 {
-                    var rendered = await Kustomize.RenderAsync(root, folder);
+                    var rendered = await OfflineTools.RenderAsync(root, folder);
                     if (rendered.Error is not null || rendered.Text is null)
                     {
                         return rendered.Error;
@@ -492,20 +502,20 @@ internal sealed partial class DocumentedCommandPlan
                 foreach (var reference in words.Where(w => Regex.IsMatch(w, @"^[a-z]+/[a-z0-9-]+$")))
                 {
                     var (kind, name) = (reference.Split('/')[0], reference.Split('/')[1]);
-                    Check(command, $"the manifests have {reference}", async () => await Kustomize.HasObjectAsync(root, folder, kind, name));
+                    Check(command, $"the manifests have {reference}", async () => await OfflineTools.HasObjectAsync(root, folder, kind, name));
                 }
 
                 return;
             case ["get", var kinds, "-l", var selector]:
                 Check(command, $"the manifests carry the label {selector}", async () =>
                 {
-                    var rendered = await Kustomize.RenderAsync(root, folder);
+                    var rendered = await OfflineTools.RenderAsync(root, folder);
                     var (key, value) = (selector.Split('=')[0], selector.Split('=')[1]);
                     return rendered.Error ?? (rendered.Text!.Contains($"{key}: {value}", StringComparison.Ordinal) ? null : $"no object is labelled {selector}");
                 });
                 foreach (var kind in kinds.Split(',').Where(k => k is "scaledobject" or "pdb" or "deployment" or "job"))
                 {
-                    Check(command, $"the manifests have a {kind}", async () => await Kustomize.HasObjectAsync(root, folder, kind, name: null));
+                    Check(command, $"the manifests have a {kind}", async () => await OfflineTools.HasObjectAsync(root, folder, kind, name: null));
                 }
 
                 return;
@@ -522,7 +532,7 @@ internal sealed partial class DocumentedCommandPlan
             var name = image.Split('=')[0];
             Check(command, $"the manifests use image {name}", async () =>
             {
-                var rendered = await Kustomize.RenderAsync(root, command.Directory);
+                var rendered = await OfflineTools.RenderAsync(root, command.Directory);
                 return rendered.Error ?? (Regex.IsMatch(rendered.Text!, $@"image: {Regex.Escape(name)}(:|$)", RegexOptions.Multiline) ? null : $"no container uses image '{name}'");
             });
         }
@@ -551,7 +561,7 @@ internal sealed partial class DocumentedCommandPlan
             return $"{script} is not executable";
         }
 
-        var (exitCode, output) = await Kustomize.RunAsync("bash", ["-n", path]);
+        var (exitCode, output) = await OfflineTools.RunAsync("bash", ["-n", path]);
         return exitCode == 0 ? null : $"bash -n {script}: {output}";
     }
 
@@ -622,8 +632,8 @@ internal sealed record ComposeService(IReadOnlyList<string> Profiles, IReadOnlyL
     public bool IsCli => Dockerfile?.EndsWith("Dockerfile.cli", StringComparison.Ordinal) == true;
 }
 
-/// <summary>kubectl, offline: <c>kubectl kustomize</c> renders, <c>--dry-run=client</c> checks arguments.</summary>
-internal static class Kustomize
+/// <summary>Tools run offline: <c>kubectl kustomize</c> renders, <c>kubectl … --dry-run=client</c> checks arguments, <c>bash -n</c> parses.</summary>
+internal static class OfflineTools
 {
     private static readonly Dictionary<string, Task<(string? Text, string? Error)>> Rendered = new(StringComparer.Ordinal);
 

@@ -106,7 +106,7 @@ public sealed partial class DocumentedCommandsTests(RabbitMqTestVhost vhost, Pos
     public async Task DocumentedToolCommands_MatchTheRepositoryAndWhereCiRunsThem()
     {
         var plan = Plan.Value;
-        if (Kustomize.Kubectl is null)
+        if (OfflineTools.Kubectl is null)
         {
             TestContext.Current.TestOutputHelper?.WriteLine("kubectl is not on the PATH: manifests are read, not rendered, and kubectl's own checks are skipped");
         }
@@ -283,13 +283,16 @@ public sealed partial class DocumentedCommandsTests(RabbitMqTestVhost vhost, Pos
     }
 
     [Fact]
-    public void UnknownCommand_FailsNamingItsFileAndLine()
+    public async Task UnknownCommand_FailsNamingItsFileAndLine_AndAnUnmappedEndpointFailsItsCheck()
     {
-        var commands = MarkdownCommands.Parse("docs/new.md", "Intro.\n\n```sh\nfrobnicate --all\nworkers dlq list <no-such-placeholder>\n```\n");
+        var commands = MarkdownCommands.Parse("docs/new.md", "Intro.\n\n```sh\nfrobnicate --all\nworkers dlq list <no-such-placeholder>\ncurl -s http://127.0.0.1:8080/health/readyz\n```\n");
 
         var plan = DocumentedCommandPlan.For(Root, commands);
 
         Assert.Equal(2, plan.Unknown.Count);
+        var endpoint = Assert.Single(plan.Checks);
+        Assert.Contains("/health/readyz is an endpoint of the worker", endpoint.What, StringComparison.Ordinal);
+        Assert.Contains("does not contain '\"/health/readyz\"'", await endpoint.Run(), StringComparison.Ordinal);
         Assert.StartsWith("docs/new.md:4: frobnicate --all: the test does not know how to exercise this command", plan.Unknown[0], StringComparison.Ordinal);
         Assert.StartsWith("docs/new.md:5: workers dlq list <no-such-placeholder>: placeholder(s) <no-such-placeholder>", plan.Unknown[1], StringComparison.Ordinal);
     }
