@@ -21,7 +21,7 @@ namespace Workers.Postgres;
 /// <item>On each receive endpoint whose consumers use <c>AppDb</c>: <c>e.UseWorkersInbox(context)</c>.</item>
 /// <item><c>await WorkersSchema.ApplyAsync(db)</c> from <c>workers migrate</c> (or <see cref="OutboxOptions.ApplySchemaOnStartup"/>).</item>
 /// </list>
-/// Consume pipeline, outermost to innermost: dead-letter → redelivery → circuit breaker → bulkhead → inbox → consumer.
+/// The inbox is the innermost stage of the consume pipeline, just outside the consumer (the order: the Workers.Resilience README).
 /// </summary>
 public static class WorkersPostgresExtensions
 {
