@@ -43,6 +43,12 @@ public static class WorkersHostApplicationBuilderExtensions
         }
         else
         {
+            if (builder.Services.Any(d => d.ServiceType == typeof(IBus)))
+            {
+                // MassTransit's own AddMassTransit would throw "already called" without saying what to do instead.
+                throw new InvalidOperationException("MassTransit is already registered (services.AddMassTransit): add w.UseExistingMassTransit() to AddWorkers and call cfg.UseWorkers(context) in its UsingRabbitMq, before cfg.ConfigureEndpoints(context).");
+            }
+
             workers.CheckClassificationQueues();
             if (workers.UnknownQueueErrors([.. workers.Consumers.Select(c => c.QueueName)]) is { Count: > 0 } unknown)
             {

@@ -211,6 +211,17 @@ public sealed class ExistingMassTransitTests
     }
 
     [Fact]
+    public void OwnPath_OnAnAppThatRegisteredMassTransit_IsRefusedSayingWhatToDo()
+    {
+        var builder = Builder();
+        AddApplicationBus(builder.Services);
+
+        var error = Assert.Throws<InvalidOperationException>(() => builder.AddWorkers(w => w.AddConsumer<PlainConsumer>()));
+
+        Assert.StartsWith("MassTransit is already registered (services.AddMassTransit): add w.UseExistingMassTransit()", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UseWorkers_WithoutUseExistingMassTransit_IsRefused()
     {
         var services = new ServiceCollection();
