@@ -23,6 +23,8 @@ namespace Workers.Hosting;
 /// <item>timeout: the consumer is cancelled and the attempt counts as a transient failure;</item>
 /// <item>inbox: a message already applied is acknowledged without running the consumer again.</item>
 /// </list>
+/// The application's own filters (<see cref="WorkersBuilder.ConfigureEndpoint"/>, then a consumer definition's
+/// <c>ConfigureConsumer</c>) sit inside the inbox, ahead of the consumer.
 /// </summary>
 internal static class EndpointPipeline
 {
