@@ -84,7 +84,7 @@ public sealed partial class WorkersBuilder
     /// Adds the application's own configuration to one endpoint: filters (<c>e.UseFilter(...)</c>,
     /// <c>e.UseConsumeFilter(...)</c>), exchange bindings (<c>e.Bind(...)</c>), anything MassTransit's receive endpoint
     /// configurator offers. It runs after Workers' stages are added and before the consumer is configured, so the
-    /// endpoint's pipeline is <c>dead-letter → redelivery → breaker → bulkhead → timeout → inbox → your filters → the
+    /// endpoint's pipeline is <c>dead-letter → redelivery → messaging telemetry → breaker → bulkhead → timeout → inbox → your filters → the
     /// consumer definition's filters → consumer</c>: every stage applies to a failure your filter throws. Several
     /// calls for one queue run in the order given. A queue no consumer reads is an error.
     /// </summary>

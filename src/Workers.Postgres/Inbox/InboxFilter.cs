@@ -23,7 +23,7 @@ internal interface IInboxRunner
 /// the scope's DbContext, records (MessageId, endpoint) in the inbox, runs the consumer, saves its changes and the
 /// outbox rows it staged, and commits, all through the execution strategy. A duplicate commits no effects and is
 /// acknowledged without running the consumer.
-/// Pipeline position: innermost, just before the consumer (dead-letter → redelivery → breaker → bulkhead → inbox → consumer).
+/// Pipeline position: innermost, just before the consumer (the order is written once: src/Workers.Resilience/README.md).
 /// </summary>
 internal sealed class InboxFilter<TMessage>(IInboxRunner runner) : IFilter<ConsumeContext<TMessage>>
     where TMessage : class

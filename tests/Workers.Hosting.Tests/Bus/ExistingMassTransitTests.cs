@@ -14,7 +14,7 @@ public sealed class ExistingMassTransitTests
 {
     private const string Broker = "amqp://guest:guest@localhost:5672/";
 
-    private static readonly string[] WorkersStages = ["workersRedelivery", "workers-circuit-breaker", "workers-bulkhead", "workers-timeout"];
+    private static readonly string[] WorkersStages = ["workersRedelivery", "workers-messaging-telemetry", "workers-circuit-breaker", "workers-bulkhead", "workers-timeout"];
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
