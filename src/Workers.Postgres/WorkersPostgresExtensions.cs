@@ -144,6 +144,7 @@ public static class WorkersPostgresExtensions
 
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboxOptions>, InboxOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboxOptions>, InboxOutboxRoutingValidator>());
         services.TryAddScoped<IInboxRunner, InboxRunner<TDbContext>>();
         services.TryAddScoped(typeof(InboxFilter<>));
         if (!services.Any(d => d.ServiceType == typeof(InboxCleanupService<TDbContext>)))
@@ -193,6 +194,15 @@ public static class WorkersPostgresExtensions
             var errors = options.Validate();
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
         }
+    }
+
+    /// <summary><see cref="InboxOptions.PublishThroughOutbox"/> needs an outbox to stage in.</summary>
+    private sealed class InboxOutboxRoutingValidator(IServiceProviderIsService services) : IValidateOptions<InboxOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, InboxOptions options) =>
+            options.PublishThroughOutbox && !services.IsService(typeof(IWorkersOutbox))
+                ? ValidateOptionsResult.Fail($"{InboxConstants.SectionPath}:{nameof(InboxOptions.PublishThroughOutbox)} is true, but no outbox is registered: call AddWorkersOutbox<TDbContext>() (UsePostgres does).")
+                : ValidateOptionsResult.Success;
     }
 
     private sealed class InboxOptionsValidator : IValidateOptions<InboxOptions>
