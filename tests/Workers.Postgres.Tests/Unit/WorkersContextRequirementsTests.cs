@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Workers.Postgres.Storage;
@@ -28,6 +29,15 @@ public sealed class WorkersContextRequirementsTests
         Assert.Empty(WorkersContextRequirements.Missing(db));
         Assert.Equal(ConnectionString, db.Database.GetConnectionString());
         Assert.Equal(9, db.Database.GetCommandTimeout());
+    }
+
+    [Fact]
+    public void BothOverloadsOnOneBuilder_AddTheInterceptorOnce()
+    {
+        using var db = Build(o => o.UseWorkersPostgres(ConnectionString).UseWorkersPostgres());
+
+        var interceptors = db.GetService<IDbContextOptions>().FindExtension<CoreOptionsExtension>()?.Interceptors;
+        Assert.Same(DurableCommitInterceptor.Instance, Assert.Single(interceptors!));
     }
 
     [Fact]
