@@ -89,6 +89,101 @@ public sealed class AutoFailoverFaultTests(FaultNode node, LocalPostgresAutoFail
     }
 
     /// <summary>
+    /// Scenario 14: a second node lost while the formation is degraded. Under load through the inbox and the outbox the
+    /// primary is killed and the manager promotes a standby (one primary, one secondary, one node down); then the last
+    /// standby is killed too. The manager must not go asynchronous (no <c>wait_primary</c>, the primary keeps a
+    /// synchronous standby name): writes wait, the worker's commits fail as non-durable and its messages wait in the
+    /// broker. The standby comes back, writes resume, the first node rejoins; every confirmed order is applied and
+    /// notified exactly once.
+    /// </summary>
+    [Fact]
+    public async Task SecondNodeLostWhileDegraded_WritesWaitForAStandby_NothingLostNothingTwice()
+    {
+        Assert.SkipUnless(formation.Available, LocalPostgresAutoFailover.SkipReason);
+        await using var scenario = await FaultScenario.StartAsync(node, "autofail2", database: ct => AutoFailoverFaultDatabase.CreateAsync(formation, ct));
+        var worker = await scenario.StartWorkerUnderLoadAsync(progress: 100, rate: 25);
+        await using var probe = await WriteOutageProbe.StartAsync(scenario.Database.ConnectionString, scenario.Clock, FaultScenario.Cancel);
+        var first = await formation.PrimaryAsync(FaultScenario.Cancel);
+        scenario.Note($"formation: {await formation.DescribeAsync(FaultScenario.Cancel)}");
+
+        await formation.KillNodeAsync(first.Name);
+        var firstFault = scenario.Clock.ElapsedTicks;
+        scenario.Note($"primary {first.Name} killed");
+        FormationNode? primary = null;
+        FormationNode? standby = null;
+        await FaultScenario.WaitUntilAsync(
+            async () =>
+            {
+                var nodes = await formation.NodesAsync(FaultScenario.Cancel);
+                // (right after the kill both standbys still report secondary: only a promotion settles it)
+                var primaries = nodes.Where(n => n.Name != first.Name && n is { Reported: "primary", Assigned: "primary" }).ToList();
+                var standbys = nodes.Where(n => n.Name != first.Name && n is { Reported: "secondary", Assigned: "secondary" }).ToList();
+                (primary, standby) = primaries.Count == 1 && standbys.Count == 1 ? (primaries[0], standbys[0]) : (null, null);
+                return primary is not null;
+            },
+            LocalPostgresAutoFailover.HealBound,
+            "the manager promoted a standby and the other one follows it (degraded: one node down)",
+            worker);
+        var firstOutage = probe.LongestGapAfter(firstFault);
+        var degraded = await formation.DescribeAsync(FaultScenario.Cancel);
+        scenario.Note(string.Create(CultureInfo.InvariantCulture, $"degraded: {degraded}; write outage {firstOutage?.TotalSeconds:F1} s"));
+        var firstRecovery = await scenario.WaitForRecoveryAsync(firstFault, worker);
+        await scenario.WaitForProgressAsync(50, FaultScenario.Bound, worker);
+
+        // The second loss: the last standby. Held down until the monitor has acted on it (it takes the standby out of the
+        // quorum: assigned catchingup) and commits are seen waiting for a standby on the primary. (A client whose
+        // statement timeout cancels that wait gets success with a warning — the probe's writes after its 5 s timeout are
+        // such, counted as acknowledged; the worker's durable-commit guard refuses them: NonDurableCommitException.)
+        var acknowledgedBefore = probe.Acknowledged;
+        var failedBefore = probe.Failures;
+        await formation.KillNodeAsync(standby!.Name);
+        var secondFault = scenario.Clock.ElapsedTicks;
+        scenario.Note($"last standby {standby.Name} killed while {primary!.Name} is primary");
+        await FaultScenario.WaitUntilAsync(
+            async () => (await formation.NodesAsync(FaultScenario.Cancel)).Single(n => n.Name == standby.Name) is { Health: 0, Assigned: not "secondary" },
+            FaultScenario.Bound,
+            $"the monitor marks {standby.Name} unhealthy and takes it out of the quorum",
+            worker);
+        long waiting = 0;
+        await FaultScenario.WaitUntilAsync(
+            async () => (waiting = await LocalPostgresAutoFailover.CommitsWaitingForAStandbyAsync(primary.Port, FaultScenario.Cancel)) > 0,
+            FaultScenario.Bound,
+            $"commits on {primary.Name} waiting for a synchronous standby (pg_stat_activity wait_event SyncRep)",
+            worker);
+        var during = await formation.NodesAsync(FaultScenario.Cancel);
+        var synchronous = await LocalPostgresAutoFailover.SynchronousStandbyNamesAsync(primary.Port, FaultScenario.Cancel);
+        scenario.Note($"{standby.Name} out: {string.Join(", ", during.Select(n => $"{n.Name} {n.Reported}/{n.Assigned}"))}; {primary.Name} synchronous_standby_names '{synchronous}', {waiting} commit(s) waiting for a standby");
+        var stillPrimary = during.Single(n => n.Name == primary.Name);
+        Assert.True(stillPrimary is { Reported: "primary", Assigned: "primary" }, $"the manager must not take {primary.Name} out of synchronous replication (wait_primary writes without a standby): {stillPrimary.Reported}/{stillPrimary.Assigned}");
+        Assert.NotEqual(string.Empty, synchronous.Trim());
+
+        // The standby comes back: commits are replicated again and the held messages go through.
+        await formation.RestartNodeAsync(standby.Name);
+        var back = scenario.Clock.ElapsedTicks;
+        scenario.Note(string.Create(CultureInfo.InvariantCulture, $"{standby.Name} restarted after {(double)(back - secondFault) / System.Diagnostics.Stopwatch.Frequency:F1} s down; probe writes meanwhile: acknowledged {probe.Acknowledged - acknowledgedBefore} (a cancelled wait: committed locally, with the warning), failed {probe.Failures - failedBefore}"));
+        await FaultScenario.WaitUntilAsync(() => Task.FromResult(probe.WroteAfter(back)), LocalPostgresAutoFailover.HealBound, "a write acknowledged after the standby's return", worker);
+        var recovery = await scenario.WaitForRecoveryAsync(back, worker);
+        await scenario.WaitForProgressAsync(50, FaultScenario.Bound, worker);
+
+        // The first node rejoins; the formation is whole again while the worker keeps going.
+        await formation.HealAsync(LocalPostgresAutoFailover.HealBound, FaultScenario.Cancel);
+        scenario.Note($"whole again: {await formation.DescribeAsync(FaultScenario.Cancel)}");
+        await scenario.WaitForProgressAsync(50, FaultScenario.Bound, worker);
+
+        var nonDurable = worker.Output.Split('\n').Count(l => l.Contains(nameof(Workers.Postgres.NonDurableCommitException), StringComparison.Ordinal));
+        var row = await scenario.SettleAsync(
+            "14 auto-failover second node lost while degraded",
+            recovery,
+            string.Create(CultureInfo.InvariantCulture, $"{first.Name}→{primary.Name} write outage {firstOutage?.TotalSeconds:F1}s (recovery {firstRecovery.TotalSeconds:F1}s); then {standby.Name} lost {(double)(back - secondFault) / System.Diagnostics.Stopwatch.Frequency:F1}s: commits waited for a standby ({waiting} seen waiting), sync names '{synchronous}'; worker lines naming NonDurableCommitException {nonDurable}; resent {scenario.Load.Resent}; {scenario.WorkerLogCounts()}"),
+            FaultScenario.DatabaseFailoverSettleBound);
+        report.Add(row);
+        TestContext.Current.SendDiagnosticMessage(string.Create(CultureInfo.InvariantCulture, $"auto-failover degraded: last standby down {(double)(back - secondFault) / System.Diagnostics.Stopwatch.Frequency:F1} s, commits waiting {waiting}, recovery {recovery.TotalSeconds:F1} s, lost {row.Lost}"));
+        scenario.AssertSound(row);
+        scenario.AssertNoHealthyOrderDeadLettered(row);
+        Assert.False(worker.HasExited);
+    }
+
+    /// <summary>
     /// Polls the worker's <c>/health/ready</c> and <c>/workers/status</c> every 250 ms until cancelled; returns each
     /// distinct "check: status" of a readiness check that was not Healthy (with its first description) and each
     /// distinct outbox topology, in the order first seen.

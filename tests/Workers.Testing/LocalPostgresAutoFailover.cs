@@ -95,17 +95,17 @@ public sealed class LocalPostgresAutoFailover : IAsyncLifetime
         await HealAsync(HealBound);
     }
 
-    /// <summary>The monitor's view of every node: name, port, reported and assigned state.</summary>
+    /// <summary>The monitor's view of every node: name, port, reported and assigned state, health.</summary>
     public async Task<IReadOnlyList<FormationNode>> NodesAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(NodeConnectionString(MonitorPort, "pg_auto_failover")) { Username = "autoctl_node" }.ConnectionString);
         await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("SELECT nodename, nodeport, reportedstate::text, goalstate::text FROM pgautofailover.node ORDER BY nodeid", connection);
+        await using var command = new NpgsqlCommand("SELECT nodename, nodeport, reportedstate::text, goalstate::text, health FROM pgautofailover.node ORDER BY nodeid", connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var nodes = new List<FormationNode>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            nodes.Add(new FormationNode(reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3)));
+            nodes.Add(new FormationNode(reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4)));
         }
 
         return nodes;
@@ -134,6 +134,27 @@ public sealed class LocalPostgresAutoFailover : IAsyncLifetime
             () => DescribeAsync(cancellationToken),
             cancellationToken);
         return primary!;
+    }
+
+    /// <summary>
+    /// <c>synchronous_standby_names</c> of the node on <paramref name="port"/>, as its postgres runs with it: empty means
+    /// commits are acknowledged without waiting for any standby.
+    /// </summary>
+    public static async Task<string> SynchronousStandbyNamesAsync(int port, CancellationToken cancellationToken = default)
+    {
+        await using var connection = new NpgsqlConnection(NodeConnectionString(port));
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SHOW synchronous_standby_names", connection);
+        return (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>How many sessions of the node on <paramref name="port"/> wait for a synchronous standby to confirm their commit.</summary>
+    public static async Task<long> CommitsWaitingForAStandbyAsync(int port, CancellationToken cancellationToken = default)
+    {
+        await using var connection = new NpgsqlConnection(NodeConnectionString(port));
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", connection);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     /// <summary>
@@ -301,4 +322,5 @@ public sealed class LocalPostgresAutoFailover : IAsyncLifetime
 /// <param name="Port">Its postgres port.</param>
 /// <param name="Reported">The state its keeper last reported (primary, secondary, wait_primary, ...).</param>
 /// <param name="Assigned">The state the monitor assigned it.</param>
-public sealed record FormationNode(string Name, int Port, string Reported, string Assigned);
+/// <param name="Health">The monitor's health check verdict: 1 healthy, 0 unhealthy, -1 not checked yet.</param>
+public sealed record FormationNode(string Name, int Port, string Reported, string Assigned, int Health);

@@ -71,14 +71,14 @@ internal sealed class ConsumerWatchdog : BackgroundService
     internal async Task<bool> InspectAsync(EndpointActivity activity, CancellationToken cancellationToken)
     {
         var snapshot = activity.Snapshot();
-        if (snapshot.Ready || snapshot.NotReadySince is null)
+        if (snapshot.Ready)
         {
             answeringWhileDown.Remove(activity.Queue);
         }
-
-        if (!snapshot.Ready && snapshot.NotReadySince is null)
+        else if (snapshot.NotReadySince is null)
         {
             // Never ready yet: MassTransit is still starting it.
+            answeringWhileDown.Remove(activity.Queue);
             strikes.Remove(activity.Queue);
             return false;
         }

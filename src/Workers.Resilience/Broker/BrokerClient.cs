@@ -13,6 +13,9 @@ namespace Workers.Resilience.Broker;
 /// </summary>
 internal sealed class BrokerClient : IAsyncDisposable
 {
+    /// <summary>How long a stage waits for the broker's confirm of one redelivery or dead-letter copy before it holds the message instead.</summary>
+    internal static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(30);
+
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
 
     private readonly ConnectionFactory factory;

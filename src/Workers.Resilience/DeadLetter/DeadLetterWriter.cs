@@ -13,7 +13,6 @@ namespace Workers.Resilience.DeadLetter;
 /// </summary>
 internal sealed class DeadLetterWriter(BrokerClient broker, RedeliverySettings settings)
 {
-    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(30);
     private static readonly string MachineName = Environment.MachineName;
     private static readonly string HostName = $"{Environment.MachineName}/{Environment.ProcessId}";
     private static readonly string? HostVersion = FaultHeaders.ApplicationVersion();
@@ -50,13 +49,9 @@ internal sealed class DeadLetterWriter(BrokerClient broker, RedeliverySettings s
         FaultHeaders.Write(properties.Headers!, fault, settings.DeadLetter);
 
         // Its own budget, started after the fallback: a slow fallback cannot use up the publish's time.
-        using var timeout = new CancellationTokenSource(PublishTimeout, settings.Time);
+        using var timeout = new CancellationTokenSource(BrokerClient.PublishTimeout, settings.Time);
         await broker.PublishErrorAsync(errorQueue, body, properties, timeout.Token).ConfigureAwait(false);
-        RedeliveryDiagnostics.DeadLettered.Add(
-            1,
-            new KeyValuePair<string, object?>("queue", queue),
-            new KeyValuePair<string, object?>("consumer", consumerName),
-            new KeyValuePair<string, object?>("reason", reason));
+        RedeliveryDiagnostics.CountDeadLetter(queue, consumerName, reason);
         RedeliveryLog.DeadLettered(settings.Logger, exception, context.MessageId, queue, errorQueue, reason, attempts, consumerName);
         WorkersDiagnostics.AddEvent(
             RedeliveryDiagnostics.DeadLetteredEvent,

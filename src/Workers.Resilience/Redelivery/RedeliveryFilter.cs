@@ -15,8 +15,8 @@ using Workers.Resilience.Telemetry;
 namespace Workers.Resilience.Redelivery;
 
 /// <summary>
-/// Dead-letter fallback + redelivery, outermost stages of the consume pipeline
-/// (<c>dead-letter fallback → redelivery → circuit breaker → bulkhead → inbox → consumer</c>).
+/// Dead-letter fallback + redelivery, outermost stages of the consume pipeline (the order is written in the
+/// Workers.Resilience README and on Workers.Hosting's <c>EndpointPipeline</c>).
 /// On a transient failure: immediate retries, then a byte-exact copy goes into the broker's delay ladder
 /// (confirmed before the original is acked), with <c>MT-Redelivery-Count</c> + 1. On a permanent failure or when the
 /// attempts are used up: the user fallback runs, then a byte-exact copy with fault headers goes to <c>&lt;queue&gt;_error</c>.
@@ -24,7 +24,6 @@ namespace Workers.Resilience.Redelivery;
 internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
     where TContext : class, ConsumeContext
 {
-    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(30);
 
     private readonly BrokerClient transport;
     private readonly RedeliverySettings settings;
@@ -148,7 +147,7 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
                 var redelivery = redeliveries + 1;
                 var delay = RedeliveryDelayCalculator.GetDelay(settings.Options, redelivery, Random.Shared.NextDouble());
                 StampLadderHeaders(headers, redelivery, firstFailure, queue);
-                timeout = new CancellationTokenSource(PublishTimeout, settings.Time);
+                timeout = new CancellationTokenSource(BrokerClient.PublishTimeout, settings.Time);
                 try
                 {
                     await transport.PublishDelayedAsync(queue, delay, body, properties, timeout.Token).ConfigureAwait(false);
@@ -243,7 +242,7 @@ internal sealed class RedeliveryFilter<TContext> : IFilter<TContext>
         var firstFailure = deferred.InnerException is null ? (DateTimeOffset?)null
             : ReadTime(context.ReceiveContext.TransportHeaders, WorkersHeaders.FirstFailure) ?? settings.Time.GetUtcNow();
         StampLadderHeaders(headers, redeliveries, firstFailure, queue);
-        using var timeout = new CancellationTokenSource(PublishTimeout, settings.Time);
+        using var timeout = new CancellationTokenSource(BrokerClient.PublishTimeout, settings.Time);
         try
         {
             await transport.PublishDelayedAsync(queue, deferred.Delay, context.ReceiveContext.Body.GetBytes(), properties, timeout.Token).ConfigureAwait(false);

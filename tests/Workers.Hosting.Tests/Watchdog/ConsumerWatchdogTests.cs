@@ -35,6 +35,15 @@ public sealed class ConsumerWatchdogTests : IDisposable
         time,
         NullLogger.Instance);
 
+    // Inspects the endpoint this many times; none of them may restart it.
+    private static async Task AssertNotRestartedAsync(ConsumerWatchdog watchdog, EndpointActivity activity, int inspections = 1)
+    {
+        for (var i = 0; i < inspections; i++)
+        {
+            Assert.False(await watchdog.InspectAsync(activity, Cancel), $"inspection {i + 1} of {inspections} restarted the endpoint");
+        }
+    }
+
     private EndpointActivity ReadyEndpoint()
     {
         var activity = activities.For("orders");
@@ -49,7 +58,7 @@ public sealed class ConsumerWatchdogTests : IDisposable
         var activity = ReadyEndpoint();
         time.Advance(TimeSpan.FromSeconds(31));
 
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity);
         Assert.Empty(endpoint.Calls);
         time.Advance(TimeSpan.FromSeconds(10));
         Assert.True(await watchdog.InspectAsync(activity, Cancel));
@@ -63,13 +72,13 @@ public sealed class ConsumerWatchdogTests : IDisposable
         var watchdog = Create();
         var activity = ReadyEndpoint();
         time.Advance(TimeSpan.FromSeconds(31));
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity);
 
         activity.Received();
         await activity.Done();
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity);
         time.Advance(TimeSpan.FromSeconds(31));
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity);
 
         Assert.Empty(endpoint.Calls);
     }
@@ -81,13 +90,11 @@ public sealed class ConsumerWatchdogTests : IDisposable
         var activity = ReadyEndpoint();
         time.Advance(TimeSpan.FromSeconds(31));
         brokerFailure = new InvalidOperationException("broker unreachable");
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity, inspections: 2);
 
         brokerFailure = null;
         await activity.NotReady();
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity, inspections: 2);
 
         Assert.Empty(endpoint.Calls);
     }
@@ -99,11 +106,11 @@ public sealed class ConsumerWatchdogTests : IDisposable
         var watchdog = Create();
         var activity = ReadyEndpoint();
         await activity.NotReady();
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity);
         time.Advance(TimeSpan.FromSeconds(29));
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity);
         time.Advance(TimeSpan.FromSeconds(2));
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity);
         Assert.Empty(endpoint.Calls);
         time.Advance(TimeSpan.FromSeconds(10));
 
@@ -118,20 +125,19 @@ public sealed class ConsumerWatchdogTests : IDisposable
         var watchdog = Create();
         var activity = ReadyEndpoint();
         await activity.NotReady();
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity);
         time.Advance(TimeSpan.FromSeconds(20));
         brokerFailure = new InvalidOperationException("broker unreachable");
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity);
         time.Advance(TimeSpan.FromSeconds(20));
         brokerFailure = null;
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity);
         time.Advance(TimeSpan.FromSeconds(20));
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity, inspections: 2);
         Assert.Empty(endpoint.Calls);
 
         time.Advance(TimeSpan.FromSeconds(11));
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity);
         Assert.True(await watchdog.InspectAsync(activity, Cancel));
         Assert.Equal(["stop", "start"], endpoint.Calls);
     }
@@ -143,7 +149,7 @@ public sealed class ConsumerWatchdogTests : IDisposable
         var activity = ReadyEndpoint();
         endpoint.FailStop = true;
         time.Advance(TimeSpan.FromSeconds(31));
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity);
         time.Advance(TimeSpan.FromSeconds(10));
 
         Assert.True(await watchdog.InspectAsync(activity, Cancel));
@@ -157,8 +163,7 @@ public sealed class ConsumerWatchdogTests : IDisposable
         var activity = activities.For("orders");
         time.Advance(TimeSpan.FromMinutes(5));
 
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity, inspections: 2);
         Assert.Empty(endpoint.Calls);
     }
 
@@ -179,8 +184,7 @@ public sealed class ConsumerWatchdogTests : IDisposable
         var activity = ReadyEndpoint();
         time.Advance(TimeSpan.FromSeconds(31));
 
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
-        Assert.False(await watchdog.InspectAsync(activity, Cancel));
+        await AssertNotRestartedAsync(watchdog, activity, inspections: 2);
 
         Assert.Empty(endpoint.Calls);
     }
