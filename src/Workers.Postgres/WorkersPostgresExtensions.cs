@@ -184,6 +184,7 @@ public static class WorkersPostgresExtensions
             services.AddOptions<OutboxOptions>();
             services.AddSingleton<Failover.PostgresTopologyMonitor<TDbContext>>();
             services.AddHostedService(sp => sp.GetRequiredService<Failover.PostgresTopologyMonitor<TDbContext>>());
+        }
 
         // At host start: the context, whoever registered it, has what the guarantees rest on (or the host refuses).
         if (!services.Any(d => d.ServiceType == typeof(IValidateOptions<WorkersContextCheck<TDbContext>>)))
