@@ -114,10 +114,13 @@ public sealed partial class WorkersBuilder
 
     /// <summary>
     /// Adds the PostgreSQL outbox and inbox on the application's <typeparamref name="TDbContext"/>, whose
-    /// <c>OnModelCreating</c> must call <c>modelBuilder.AddWorkersOutbox().AddWorkersInbox()</c>. The context is
-    /// registered here on <c>Workers:Postgres:ConnectionString</c> (or <c>WORKERS_POSTGRES</c>) with the
-    /// failover-aware <c>UseWorkersPostgres</c> (do not register it again), pooled (<c>AddDbContextPool</c>) unless
-    /// <c>Workers:Postgres:PoolDbContexts</c> is false or its constructor takes more than its options. The outbox dispatcher runs in this
+    /// <c>OnModelCreating</c> must call <c>modelBuilder.AddWorkersOutbox().AddWorkersInbox()</c>. Unless the app
+    /// registers the context itself, it is registered here on <c>Workers:Postgres:ConnectionString</c> (or
+    /// <c>WORKERS_POSTGRES</c>) with the failover-aware <c>UseWorkersPostgres</c>, pooled (<c>AddDbContextPool</c>) unless
+    /// <c>Workers:Postgres:PoolDbContexts</c> is false or its constructor takes more than its options. An app that
+    /// registers it (<c>AddDbContextPool</c>, <c>AddDbContext</c>, Aspire's <c>AddNpgsqlDbContext</c>; before or after
+    /// <c>AddWorkers</c>) adds Workers' pieces to its own builder: <c>o.UseNpgsql(connectionString).UseWorkersPostgres()</c>;
+    /// a context without them is refused at host start, naming what it lacks. The outbox dispatcher runs in this
     /// worker, and every endpoint records its messages in the inbox (exactly-once effects) unless
     /// <c>Workers:Endpoints:&lt;queue&gt;:Inbox</c> is false. Options: <c>Workers:Outbox</c>, <c>Workers:Inbox</c>.
     /// </summary>
@@ -125,15 +128,9 @@ public sealed partial class WorkersBuilder
     public WorkersBuilder UsePostgres<TDbContext>()
         where TDbContext : Microsoft.EntityFrameworkCore.DbContext
     {
-        static void Configure(IServiceProvider sp, Microsoft.EntityFrameworkCore.DbContextOptionsBuilder db) =>
-            db.UseWorkersPostgres(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<WorkersOptions>>().Value.Postgres.ConnectionString);
-        if (Configuration.GetValue($"{WorkersOptions.SectionName}:Postgres:{nameof(PostgresOptions.PoolDbContexts)}", true) && DbContextPooling.CanPool(typeof(TDbContext)))
+        if (!DbContextRegistration<TDbContext>.RegisteredByApp(Services))
         {
-            Services.AddDbContextPool<TDbContext>(Configure);
-        }
-        else
-        {
-            Services.AddDbContext<TDbContext>(Configure);
+            DbContextRegistration<TDbContext>.Register(Services, Configuration.GetValue($"{WorkersOptions.SectionName}:Postgres:{nameof(PostgresOptions.PoolDbContexts)}", true));
         }
 
         Services.AddWorkersOutbox<TDbContext>();

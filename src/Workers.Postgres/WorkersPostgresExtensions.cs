@@ -15,7 +15,8 @@ namespace Workers.Postgres;
 /// Entry points of the PostgreSQL outbox and inbox.
 /// <list type="number">
 /// <item><c>services.AddDbContext&lt;AppDb&gt;(o =&gt; o.UseWorkersPostgres(connectionString))</c> (multi-host allowed, e.g.
-/// <c>Host=db1:5432,db2:5432;Target Session Attributes=primary</c>).</item>
+/// <c>Host=db1:5432,db2:5432;Target Session Attributes=primary</c>), or <c>o.UseNpgsql(connectionString).UseWorkersPostgres()</c>
+/// where the app (or Aspire) calls <c>UseNpgsql</c> itself; a host whose context lacks them refuses to start.</item>
 /// <item>In <c>AppDb.OnModelCreating</c>: <c>modelBuilder.AddWorkersOutbox().AddWorkersInbox()</c>.</item>
 /// <item><c>services.AddWorkersOutbox&lt;AppDb&gt;()</c> and <c>services.AddWorkersInbox&lt;AppDb&gt;()</c>.</item>
 /// <item>On each receive endpoint whose consumers use <c>AppDb</c>: <c>e.UseWorkersInbox(context)</c>.</item>
@@ -45,11 +46,47 @@ public static class WorkersPostgresExtensions
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         builder.UseNpgsql(connectionString, npgsql =>
         {
-            npgsql.ExecutionStrategy(d => new WorkersExecutionStrategy(d, OutboxConstants.DefaultMaxDatabaseRetryCount, OutboxConstants.DefaultMaxDatabaseRetryDelay));
+            npgsql.ExecutionStrategy(CreateStrategy);
             configure?.Invoke(npgsql);
         });
-        builder.AddInterceptors(DurableCommitInterceptor.Instance);
+        AddDurableCommitInterceptor(builder);
         return builder;
+    }
+
+    /// <summary>
+    /// Adds Workers' failover-aware pieces to a builder on which the application (or Aspire's
+    /// <c>AddNpgsqlDbContext</c>) calls <c>UseNpgsql</c> itself, keeping its connection string and Npgsql settings:
+    /// the retrying execution strategy of <see cref="UseWorkersPostgres(DbContextOptionsBuilder, string, Action{NpgsqlDbContextOptionsBuilder}?)"/>
+    /// (it replaces an <c>EnableRetryOnFailure()</c> given before) and the durable-commit interceptor. Call it after
+    /// <c>UseNpgsql</c>: <c>services.AddDbContextPool&lt;AppDb&gt;(o =&gt; o.UseNpgsql(connectionString).UseWorkersPostgres())</c>.
+    /// A host whose context lacks these pieces (say, a retry strategy set after this call) refuses to start, naming what is missing.
+    /// </summary>
+    /// <param name="builder">The DbContext options builder, with <c>UseNpgsql(connectionString)</c> called or to be called.</param>
+    /// <param name="configure">Further Npgsql settings, applied after Workers' strategy.</param>
+    /// <returns>The same builder.</returns>
+    public static DbContextOptionsBuilder UseWorkersPostgres(this DbContextOptionsBuilder builder, Action<NpgsqlDbContextOptionsBuilder>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.UseNpgsql(npgsql =>
+        {
+            npgsql.ExecutionStrategy(CreateStrategy);
+            configure?.Invoke(npgsql);
+        });
+        AddDurableCommitInterceptor(builder);
+        return builder;
+    }
+
+    private static WorkersExecutionStrategy CreateStrategy(Microsoft.EntityFrameworkCore.Storage.ExecutionStrategyDependencies dependencies) =>
+        new(dependencies, OutboxConstants.DefaultMaxDatabaseRetryCount, OutboxConstants.DefaultMaxDatabaseRetryDelay);
+
+    // Once: both overloads may run on one builder (Workers' registration, then the app's).
+    private static void AddDurableCommitInterceptor(DbContextOptionsBuilder builder)
+    {
+        var interceptors = builder.Options.FindExtension<Microsoft.EntityFrameworkCore.Infrastructure.CoreOptionsExtension>()?.Interceptors;
+        if (interceptors?.Contains(DurableCommitInterceptor.Instance) != true)
+        {
+            builder.AddInterceptors(DurableCommitInterceptor.Instance);
+        }
     }
 
     /// <summary>
@@ -107,6 +144,7 @@ public static class WorkersPostgresExtensions
 
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboxOptions>, InboxOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboxOptions>, InboxOutboxRoutingValidator>());
         services.TryAddScoped<IInboxRunner, InboxRunner<TDbContext>>();
         services.TryAddScoped(typeof(InboxFilter<>));
         if (!services.Any(d => d.ServiceType == typeof(InboxCleanupService<TDbContext>)))
@@ -147,6 +185,13 @@ public static class WorkersPostgresExtensions
             services.AddSingleton<Failover.PostgresTopologyMonitor<TDbContext>>();
             services.AddHostedService(sp => sp.GetRequiredService<Failover.PostgresTopologyMonitor<TDbContext>>());
         }
+
+        // At host start: the context, whoever registered it, has what the guarantees rest on (or the host refuses).
+        if (!services.Any(d => d.ServiceType == typeof(IValidateOptions<WorkersContextCheck<TDbContext>>)))
+        {
+            services.AddSingleton<IValidateOptions<WorkersContextCheck<TDbContext>>, WorkersContextCheckValidator<TDbContext>>();
+            services.AddOptions<WorkersContextCheck<TDbContext>>().ValidateOnStart();
+        }
     }
 
     private sealed class OutboxOptionsValidator : IValidateOptions<OutboxOptions>
@@ -156,6 +201,15 @@ public static class WorkersPostgresExtensions
             var errors = options.Validate();
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
         }
+    }
+
+    /// <summary><see cref="InboxOptions.PublishThroughOutbox"/> needs an outbox to stage in.</summary>
+    private sealed class InboxOutboxRoutingValidator(IServiceProviderIsService services) : IValidateOptions<InboxOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, InboxOptions options) =>
+            options.PublishThroughOutbox && !services.IsService(typeof(IWorkersOutbox))
+                ? ValidateOptionsResult.Fail($"{InboxConstants.SectionPath}:{nameof(InboxOptions.PublishThroughOutbox)} is true, but no outbox is registered: call AddWorkersOutbox<TDbContext>() (UsePostgres does).")
+                : ValidateOptionsResult.Success;
     }
 
     private sealed class InboxOptionsValidator : IValidateOptions<InboxOptions>

@@ -2,7 +2,9 @@ using System.Diagnostics.Metrics;
 using System.Runtime.ExceptionServices;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Workers.Postgres.Outbox;
 using Workers.Postgres.Storage;
@@ -34,7 +36,7 @@ internal sealed class InboxFilter<TMessage>(IInboxRunner runner) : IFilter<Consu
 }
 
 /// <summary>The inbox transaction for <typeparamref name="TDbContext"/>.</summary>
-internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDbContext> database, OutboxConsumeScope consumeScope, TimeProvider timeProvider, ILogger<InboxRunner<TDbContext>> logger) : IInboxRunner
+internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDbContext> database, OutboxConsumeScope consumeScope, TimeProvider timeProvider, ILogger<InboxRunner<TDbContext>> logger, IServiceProvider services, IOptions<InboxOptions> options) : IInboxRunner
     where TDbContext : DbContext
 {
     private const string ConsumerType = "Workers.Inbox";
@@ -50,6 +52,7 @@ internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDb
         var consumer = ConsumerName(context.ReceiveContext.InputAddress);
         var tables = database.Tables;
         var strategy = db.Database.CreateExecutionStrategy();
+        var consumed = RoutedThroughOutbox(context);
 
         // Only the framework's own statements are retried. Once the consumer has run, its own failure ends this
         // delivery: it is captured here, out of the strategy's reach, and rethrown below so redelivery sees one attempt.
@@ -82,7 +85,7 @@ internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDb
                     try
                     {
                         consumeScope.Begin(messageId, consumer); // outbox ids derived from (messageId, consumer, position)
-                        await next.Send(context).ConfigureAwait(false);
+                        await next.Send(consumed).ConfigureAwait(false);
                     }
 #pragma warning disable CA1031 // captured and rethrown outside the execution strategy
                     catch (Exception exception)
@@ -139,6 +142,16 @@ internal sealed class InboxRunner<TDbContext>(TDbContext db, WorkersDatabase<TDb
             Processed.Add(1, tag);
         }
     }
+
+    /// <summary>
+    /// The context the consumer gets: with <see cref="InboxOptions.PublishThroughOutbox"/>, one whose Publish/Send/Respond
+    /// stage in the scope's outbox (the same scope, so the same DbContext and transaction); otherwise the context as received.
+    /// </summary>
+    private ConsumeContext<TMessage> RoutedThroughOutbox<TMessage>(ConsumeContext<TMessage> context)
+        where TMessage : class =>
+        options.Value.PublishThroughOutbox && services.GetService<IWorkersOutbox>() is IOutboxSendStaging staging
+            ? new OutboxConsumeContext<TMessage>(context, staging, services)
+            : context;
 
     private async Task HoldAsync<TMessage>(ConsumeContext<TMessage> context, Guid messageId, string consumer, Exception failure)
         where TMessage : class

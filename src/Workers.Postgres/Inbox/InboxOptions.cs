@@ -28,6 +28,17 @@ public sealed class InboxOptions
     /// <summary>Run the background cleanup in this process. Default true.</summary>
     public bool EnableCleanup { get; set; } = true;
 
+    /// <summary>
+    /// Route the consumer's own <c>context.Publish</c>, <c>context.Send</c> (<c>GetSendEndpoint</c>) and
+    /// <c>RespondAsync</c> into the outbox, staged in the inbox transaction — atomic with the consumer's effects, like
+    /// <see cref="IWorkersOutbox"/> (same MessageId rules; a failed attempt stages nothing) — instead of straight to the
+    /// broker. Needs the outbox (<c>AddWorkersOutbox</c>). Messages with a delay or time-to-live are refused (the outbox
+    /// does not carry them). Default false: it changes when and how those messages reach the broker (after the commit,
+    /// mandatory, retried while unroutable). Publishes through an injected <c>IPublishEndpoint</c>/<c>ISendEndpointProvider</c>
+    /// and from the bus are not routed.
+    /// </summary>
+    public bool PublishThroughOutbox { get; set; }
+
     /// <summary>Every error at once, each with its option path.</summary>
     /// <param name="path">The configuration path of these options.</param>
     /// <returns>The errors; empty when valid.</returns>

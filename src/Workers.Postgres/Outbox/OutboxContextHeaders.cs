@@ -17,6 +17,12 @@ internal static class OutboxContextHeaders
     public const string ConversationId = "Workers-Outbox-ConversationId";
     public const string CorrelationId = "Workers-Outbox-CorrelationId";
     public const string InitiatorId = "Workers-Outbox-InitiatorId";
+    public const string RequestId = "Workers-Outbox-RequestId";
+    public const string ResponseAddress = "Workers-Outbox-ResponseAddress";
+    public const string FaultAddress = "Workers-Outbox-FaultAddress";
+
+    /// <summary>The prefix of every reserved name: never taken from a caller's headers.</summary>
+    public const string ReservedPrefix = "Workers-Outbox-";
 
     /// <summary>Adds the staging context to <paramref name="headers"/> (which the caller's own headers may already fill).</summary>
     public static void Capture(IDictionary<string, string> headers, Activity? activity, ConsumeContext? consuming)
@@ -51,6 +57,39 @@ internal static class OutboxContextHeaders
         }
     }
 
+    /// <summary>
+    /// What a message built by MassTransit for the consumer's own <c>Publish</c>/<c>Send</c>/<c>Respond</c> carries beyond
+    /// the consumed message's context: its correlation id (the message's own, or the pipe's) and, for a response or a
+    /// request, its request id and response and fault addresses.
+    /// </summary>
+    public static void CaptureSent(IDictionary<string, string> headers, SendContext sent)
+    {
+        if (sent.CorrelationId is { } correlation)
+        {
+            headers[CorrelationId] = correlation.ToString("D");
+        }
+
+        if (sent.ConversationId is { } conversation)
+        {
+            headers[ConversationId] = conversation.ToString("D");
+        }
+
+        if (sent.RequestId is { } request)
+        {
+            headers[RequestId] = request.ToString("D");
+        }
+
+        if (sent.ResponseAddress is { } response)
+        {
+            headers[ResponseAddress] = response.ToString();
+        }
+
+        if (sent.FaultAddress is { } fault)
+        {
+            headers[FaultAddress] = fault.ToString();
+        }
+    }
+
     /// <summary>The staging trace context, when the row has a valid one.</summary>
     public static ActivityContext? Parent(IReadOnlyDictionary<string, string>? headers) =>
         headers is not null && headers.TryGetValue(TraceParent, out var parent)
@@ -75,6 +114,15 @@ internal static class OutboxContextHeaders
                     break;
                 case InitiatorId:
                     context.InitiatorId = Guid.TryParse(value, out var initiator) ? initiator : context.InitiatorId;
+                    break;
+                case RequestId:
+                    context.RequestId = Guid.TryParse(value, out var request) ? request : context.RequestId;
+                    break;
+                case ResponseAddress:
+                    context.ResponseAddress = Uri.TryCreate(value, UriKind.Absolute, out var response) ? response : context.ResponseAddress;
+                    break;
+                case FaultAddress:
+                    context.FaultAddress = Uri.TryCreate(value, UriKind.Absolute, out var fault) ? fault : context.FaultAddress;
                     break;
                 default:
                     context.Headers.Set(key, value);

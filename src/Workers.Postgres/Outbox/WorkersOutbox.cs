@@ -13,7 +13,7 @@ namespace Workers.Postgres.Outbox;
 /// otherwise they are new sequential ids; <see cref="OutboxMessageOptions.MessageId"/> overrides both.
 /// The row keeps the staging trace and, staged while a message is consumed, its conversation (<see cref="OutboxContextHeaders"/>).
 /// </summary>
-internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider timeProvider, OutboxConsumeScope consumeScope, IServiceProvider services) : IWorkersOutbox
+internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider timeProvider, OutboxConsumeScope consumeScope, IServiceProvider services) : IWorkersOutbox, IOutboxSendStaging
     where TDbContext : DbContext
 {
     private static long lastTicks;
@@ -49,11 +49,53 @@ internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider
 
     internal static string TypeName(Type type) => $"{type.FullName}, {type.Assembly.GetName().Name}";
 
+    /// <summary>
+    /// A message MassTransit built for the consumer's own <c>context.Publish</c>/<c>Send</c>/<c>Respond</c>
+    /// (<see cref="OutboxConsumeContext{TMessage}"/>): staged as <typeparamref name="T"/>, with the id rules of
+    /// <see cref="Publish{T}"/> (a MessageId set in the publish pipe is replaced by the derived one, as re-runs must
+    /// reproduce it), the pipe's headers, and its correlation, request, response and fault addresses carried to the wire.
+    /// </summary>
+    public Guid StageSent<T>(Uri? destination, SendContext<T> sent)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(sent);
+        if (sent.Delay is not null || sent.TimeToLive is not null)
+        {
+            throw new NotSupportedException($"Workers' outbox does not carry a {(sent.Delay is not null ? "delay" : "time-to-live")} ({typeof(T).Name}): publish it without one, or through the bus outside the inbox transaction.");
+        }
+
+        var options = new OutboxMessageOptions();
+        foreach (var (key, value) in sent.Headers.GetAll())
+        {
+            if (!key.StartsWith(OutboxContextHeaders.ReservedPrefix, StringComparison.Ordinal) && HeaderText(value) is { } text)
+            {
+                options.Headers[key] = text;
+            }
+        }
+
+        return Stage(destination, sent.Message, typeof(T), options, headers => OutboxContextHeaders.CaptureSent(headers, sent));
+    }
+
+    private static string? HeaderText(object? value) => value switch
+    {
+        null => null,
+        string text => text,
+        Guid id => id.ToString("D"),
+        Uri uri => uri.ToString(),
+        IFormattable formattable => formattable.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        bool flag => flag ? "true" : "false",
+        _ => null, // structured values (MassTransit's own, e.g. fault details) are not strings on the wire either
+    };
+
     private Guid Stage<T>(Uri? destination, T message, OutboxMessageOptions? options)
         where T : class
     {
         ArgumentNullException.ThrowIfNull(message);
-        var type = message.GetType();
+        return Stage(destination, message, message.GetType(), options, null);
+    }
+
+    private Guid Stage(Uri? destination, object message, Type type, OutboxMessageOptions? options, Action<IDictionary<string, string>>? addSent)
+    {
         var derived = consumeScope.Next(); // every staged message takes a position, explicit ids included
         var row = new OutboxMessage
         {
@@ -61,7 +103,7 @@ internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider
             MessageType = TypeName(type),
             Body = JsonSerializer.Serialize(message, type, SystemTextJsonMessageSerializer.Options),
             Destination = destination?.ToString(),
-            Headers = HeadersOf(options),
+            Headers = HeadersOf(options, addSent),
             OrderingKey = options?.OrderingKey,
             CreatedAt = MonotonicNow(timeProvider),
         };
@@ -69,7 +111,7 @@ internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider
         return row.Id;
     }
 
-    private string? HeadersOf(OutboxMessageOptions? options)
+    private string? HeadersOf(OutboxMessageOptions? options, Action<IDictionary<string, string>>? addSent)
     {
         if (!consumeContextsResolved)
         {
@@ -79,13 +121,14 @@ internal sealed class WorkersOutbox<TDbContext>(TDbContext context, TimeProvider
 
         var consuming = consumeContexts is { HasContext: true } provider ? provider.GetContext() : null;
         var activity = System.Diagnostics.Activity.Current;
-        if (activity is null && consuming is null && options?.Headers is not { Count: > 0 })
+        if (activity is null && consuming is null && addSent is null && options?.Headers is not { Count: > 0 })
         {
             return null;
         }
 
         var headers = options?.Headers is { } given ? new Dictionary<string, string>(given, StringComparer.Ordinal) : new Dictionary<string, string>(StringComparer.Ordinal);
         OutboxContextHeaders.Capture(headers, activity, consuming);
+        addSent?.Invoke(headers);
         return headers.Count > 0 ? JsonSerializer.Serialize(headers) : null;
     }
 }
