@@ -54,8 +54,8 @@ stop_all() {
     while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
     # Whatever is left of this service's own session (its pg_autoctl, its postgres): by process group, its pid.
     kill -KILL -- "-$pid" 2>/dev/null || true
-    if [ -f "$dir/$name/data/postmaster.pid" ]; then
-      runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/$name/data" -m immediate stop >/dev/null 2>&1 || true
+    if [ -f "$dir/$name/pgdata/postmaster.pid" ]; then
+      runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/$name/pgdata" -m immediate stop >/dev/null 2>&1 || true
     fi
   done
 }
@@ -95,6 +95,13 @@ states=$(monitor_sql "select string_agg(reportedstate::text, ',' order by report
   || fail "the monitor does not answer" 
 [ "$states" = "primary,secondary,secondary" ] || fail "formation states: $states"
 echo "formation: $states, number_sync_standbys 1 after $((SECONDS - started)) s"
+# The README's `docker compose exec -u postgres monitor pg_autoctl show state`, with the image's environment.
+m=$dir/monitor
+shown=$(runuser -u postgres -- env PATH="$PG_BIN:/usr/bin:/bin" PGDATA="$m/pgdata" PGPASSFILE="$m/pgpass" \
+  XDG_CONFIG_HOME="$m/xdg/config" XDG_DATA_HOME="$m/xdg/data" XDG_RUNTIME_DIR="$m/xdg/run" pg_autoctl show state 2>&1) \
+  || fail "pg_autoctl show state on the monitor: $shown"
+[ "$(printf '%s\n' "$shown" | grep -cE '^ *node[123] .*\| *(primary|secondary) *\| *(primary|secondary) *$')" = 3 ] \
+  || fail "pg_autoctl show state does not list the three nodes: $shown"
 
 nodes="127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2)),127.0.0.1:$((base + 3))"
 for _ in 1 2; do PGAF_NODES=$nodes bash "$script" init-app >>"$dir/init-app.log" 2>&1 || fail "init-app failed"; done

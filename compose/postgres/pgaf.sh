@@ -14,7 +14,7 @@
 #
 # Settings (environment; the compose defaults in brackets):
 #   PGAF_ROLE            monitor | node (for `health`)
-#   PGAF_HOME            data root [/var/lib/postgresql/pgaf]: PGDATA is $PGAF_HOME/data, pg_autoctl's XDG folders and
+#   PGAF_HOME            data root [/var/lib/postgresql/data, the image's volume]: PGDATA is $PGAF_HOME/pgdata, pg_autoctl's XDG folders and
 #                        the password file sit next to it (all in the service's volume)
 #   PGAF_HOSTNAME        this server's name for its peers [the container's hostname]
 #   PGAF_PORT            postgres port [5432]          PGAF_LISTEN   listen_addresses [*]
@@ -39,7 +39,7 @@
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-PGAF_HOME=${PGAF_HOME:-/var/lib/postgresql/pgaf}
+PGAF_HOME=${PGAF_HOME:-/var/lib/postgresql/data}
 PGAF_HOSTNAME=${PGAF_HOSTNAME:-$(hostname)}
 PGAF_PORT=${PGAF_PORT:-5432}
 PGAF_LISTEN=${PGAF_LISTEN:-*}
@@ -47,7 +47,7 @@ PGAF_NAME=${PGAF_NAME:-$PGAF_HOSTNAME}
 PGAF_MONITOR_HOST=${PGAF_MONITOR_HOST:-monitor}
 PGAF_MONITOR_PORT=${PGAF_MONITOR_PORT:-5432}
 PGAF_HBA_NETWORK=${PGAF_HBA_NETWORK:-samenet}
-PGDATA=$PGAF_HOME/data
+PGDATA=$PGAF_HOME/pgdata
 PASSFILE=$PGAF_HOME/pgpass
 HBA_MARKER="# workers pgaf.sh: managed rules"
 # How long the background setup may take before it gives up (and says so in the log).

@@ -93,7 +93,7 @@ public sealed partial class ComposeFileTests
             Assert.Equal(name, ComposeFile.Scalar(service, "hostname"));
             Assert.Equal(role, ComposeFile.Environment(service)["PGAF_ROLE"]);
             Assert.Equal(new[] { "/usr/local/bin/pgaf.sh", "health" }, ComposeFile.Strings(ComposeFile.Map(service["healthcheck"])["test"]).Skip(1));
-            var data = Assert.Single(ComposeFile.Strings(service["volumes"]), v => v.EndsWith(":/var/lib/postgresql/pgaf", StringComparison.Ordinal));
+            var data = Assert.Single(ComposeFile.Strings(service["volumes"]), v => v.EndsWith(":/var/lib/postgresql/data", StringComparison.Ordinal));
             Assert.Equal($"pgaf-{name}-data", data.Split(':')[0]);
             if (role == "node")
             {
