@@ -7,7 +7,7 @@ using Workers.Postgres;
 namespace Workers.Hosting;
 
 /// <summary>Registers the consumers a worker runs, and lets the application adjust the bus where it must.</summary>
-public sealed class WorkersBuilder
+public sealed partial class WorkersBuilder
 {
     private readonly List<ConsumerRegistration> consumers = [];
     private readonly List<Action<IBusRegistrationConfigurator>> busActions = [];
@@ -65,6 +65,7 @@ public sealed class WorkersBuilder
             (endpoint, context, settings) =>
             {
                 EndpointPipeline.Apply<TConsumer>(endpoint, context, settings);
+                ApplyEndpointHooks(queue, endpoint, context);
                 endpoint.ConfigureConsumer<TConsumer>(context);
             }));
         return this;

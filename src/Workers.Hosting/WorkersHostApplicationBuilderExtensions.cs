@@ -37,7 +37,24 @@ public static class WorkersHostApplicationBuilderExtensions
 
         var workers = new WorkersBuilder(builder.Services, builder.Configuration);
         configure(workers);
-        workers.CheckClassificationQueues();
+        if (workers.ExistingMassTransit)
+        {
+            ExistingMassTransit.CheckBuilder(builder.Services, workers);
+        }
+        else
+        {
+            if (builder.Services.Any(d => d.ServiceType == typeof(IBus)))
+            {
+                // MassTransit's own AddMassTransit would throw "already called" without saying what to do instead.
+                throw new InvalidOperationException("MassTransit is already registered (services.AddMassTransit): add w.UseExistingMassTransit() to AddWorkers and call cfg.UseWorkers(context) in its UsingRabbitMq, before cfg.ConfigureEndpoints(context).");
+            }
+
+            workers.CheckClassificationQueues();
+            if (workers.UnknownQueueErrors([.. workers.Consumers.Select(c => c.QueueName)]) is { Count: > 0 } unknown)
+            {
+                throw new InvalidOperationException(string.Join(" ", unknown));
+            }
+        }
 
         var services = builder.Services;
         services.AddOptions<WorkersOptions>()
@@ -70,7 +87,8 @@ public static class WorkersHostApplicationBuilderExtensions
             // Workers:Inbox:Retention against each inbox endpoint's redelivery horizon, at start with the other errors.
             string[] queues = [.. workers.Consumers.Select(c => c.QueueName)];
             services.AddSingleton<IValidateOptions<Workers.Postgres.InboxOptions>>(sp => new InboxRetentionValidator(
-                sp.GetServices<IConfigureOptions<WorkersOptions>>(), sp.GetServices<IPostConfigureOptions<WorkersOptions>>(), queues));
+                sp.GetServices<IConfigureOptions<WorkersOptions>>(), sp.GetServices<IPostConfigureOptions<WorkersOptions>>(),
+                workers.ExistingMassTransit ? sp.GetRequiredService<WorkerEndpointCatalog>().Queues : queues));
         }
 
 
@@ -91,6 +109,12 @@ public static class WorkersHostApplicationBuilderExtensions
 
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, BusLogContextBinder>());
 
+        if (workers.ExistingMassTransit)
+        {
+            // The application's bus: its check runs first among Workers' hosted services.
+            ExistingMassTransit.Register(services, workers);
+        }
+
         // Before MassTransit: the broker check (version, delay ladder) runs as a hosted service ahead of the bus.
         // The redelivery transport follows the bus across the cluster's nodes.
         services.AddSingleton(sp =>
@@ -103,7 +127,10 @@ public static class WorkersHostApplicationBuilderExtensions
         services.AddHostedService<DeadLetterQueuePreflight>();
         services.AddWorkersBreakers();
         services.AddSingleton(sp => new EndpointActivityRegistry(sp.GetRequiredService<TimeProvider>()));
-        services.AddMassTransit(x => BusConfiguration.Configure(x, workers));
+        if (!workers.ExistingMassTransit)
+        {
+            services.AddMassTransit(x => BusConfiguration.Configure(x, workers));
+        }
 
         // MassTransit reports usage telemetry by default; Workers turns it off unless the app opts in.
         services.AddOptions<UsageTelemetryOptions>().Configure<IOptions<WorkersOptions>>((usage, workersOptions) =>
@@ -113,7 +140,15 @@ public static class WorkersHostApplicationBuilderExtensions
         services.AddHostedService<ConsumerWatchdog>();
         // Opt-in (Workers:FailureStore:Enabled): ingests <queue>_error and <queue>_skipped into PostgreSQL; returns at once otherwise.
         services.AddHostedService<FailureStoreIngester>();
-        services.AddSingleton(new WorkerEndpointCatalog([.. workers.Consumers.Select(c => c.QueueName)]));
+        if (workers.ExistingMassTransit)
+        {
+            ExistingMassTransit.OrderHostedServices(services);
+        }
+        else
+        {
+            services.AddSingleton(new WorkerEndpointCatalog([.. workers.Consumers.Select(c => c.QueueName)]));
+        }
+
         services.AddHealthChecks()
             .AddCheck<CircuitBreakerHealthCheck>("circuit-breakers", tags: [WorkersHealth.ReadyTag, "workers"])
             .AddCheck<EndpointsReadinessCheck>(EndpointsReadinessCheck.Name, tags: [WorkersHealth.ReadyTag, "workers"]);

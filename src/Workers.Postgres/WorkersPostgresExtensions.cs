@@ -21,7 +21,7 @@ namespace Workers.Postgres;
 /// <item>On each receive endpoint whose consumers use <c>AppDb</c>: <c>e.UseWorkersInbox(context)</c>.</item>
 /// <item><c>await WorkersSchema.ApplyAsync(db)</c> from <c>workers migrate</c> (or <see cref="OutboxOptions.ApplySchemaOnStartup"/>).</item>
 /// </list>
-/// Consume pipeline, outermost to innermost: dead-letter → redelivery → circuit breaker → bulkhead → inbox → consumer.
+/// The inbox is the innermost stage of the consume pipeline, just outside the consumer (the order: the Workers.Resilience README).
 /// </summary>
 public static class WorkersPostgresExtensions
 {
@@ -140,6 +140,13 @@ public static class WorkersPostgresExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<WorkersDatabase<TDbContext>>();
         services.TryAddScoped<OutboxConsumeScope>();
+        if (!services.Any(d => d.ServiceType == typeof(Failover.PostgresTopologyMonitor<TDbContext>)))
+        {
+            // The split-brain guard's check, for the inbox and the outbox alike (Workers:Outbox:TopologyCheckInterval).
+            services.AddOptions<OutboxOptions>();
+            services.AddSingleton<Failover.PostgresTopologyMonitor<TDbContext>>();
+            services.AddHostedService(sp => sp.GetRequiredService<Failover.PostgresTopologyMonitor<TDbContext>>());
+        }
     }
 
     private sealed class OutboxOptionsValidator : IValidateOptions<OutboxOptions>

@@ -12,10 +12,9 @@ namespace Workers.Resilience;
 /// Entry points of the circuit breaker, bulkhead and timeout stages.
 /// </summary>
 /// <remarks>
-/// <para>The consume pipeline, outermost to innermost, is
-/// <c>dead-letter fallback → redelivery → circuit breaker → bulkhead → timeout → inbox → consumer</c>.
+/// <para>The consume pipeline's order is written in the Workers.Resilience README.
 /// MassTransit applies filters in the order they are configured, so on a receive endpoint call the redelivery
-/// stage first, then <c>UseEndpointCircuitBreaker</c>, then per consumer <c>UseBulkhead&lt;TConsumer&gt;</c> and
+/// stage first, then <c>UseWorkersMessagingTelemetry</c>, then <c>UseEndpointCircuitBreaker</c>, then per consumer <c>UseBulkhead&lt;TConsumer&gt;</c> and
 /// <c>UseConsumerTimeout&lt;TConsumer&gt;</c>, then <c>ConfigureConsumer</c>. The bulkhead and the timeout sit on the endpoint's
 /// consume pipe (they act on the messages of the consumer's types) rather than inside the consumer's pipe, because MassTransit
 /// turns an <see cref="OperationCanceledException"/> escaping a consumer pipe into a <c>ConsumerCanceledException</c>

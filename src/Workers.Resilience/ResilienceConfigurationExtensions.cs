@@ -10,7 +10,7 @@ namespace Workers.Resilience;
 
 /// <summary>
 /// Entry points of the redelivery and dead-letter stages.
-/// Consume pipeline, outermost to innermost: <c>dead-letter fallback → redelivery → circuit breaker → bulkhead → inbox (dedupe) → consumer</c>.
+/// Redelivery and dead-letter are the outermost stages of the consume pipeline (the order: the Workers.Resilience README).
 /// </summary>
 public static class ResilienceConfigurationExtensions
 {

@@ -34,18 +34,25 @@ internal static class BusConfiguration
 
             foreach (var consumer in workers.Consumers)
             {
-                var settings = EffectiveEndpoint.Resolve(options, consumer.QueueName, workers.InboxAvailable);
-                if (workers.ClassificationFor(consumer.QueueName) is { Count: > 0 } rules)
-                {
-                    settings = settings with { Classification = settings.Redelivery.Classification.With(rules) };
-                }
-
+                var settings = Settings(workers, options, consumer.QueueName);
                 cfg.ReceiveEndpoint(consumer.QueueName, endpoint => consumer.ConfigureEndpoint(endpoint, context, settings));
             }
 
             // Anything registered through ConfigureBus (sagas, other consumers) gets MassTransit's conventions.
             cfg.ConfigureEndpoints(context);
         });
+    }
+
+    /// <summary>One endpoint's settings: its configuration, the defaults, and the classification rules given in code.</summary>
+    internal static EffectiveEndpoint Settings(WorkersBuilder workers, WorkersOptions options, string queue)
+    {
+        var settings = EffectiveEndpoint.Resolve(options, queue, workers.InboxAvailable);
+        if (workers.ClassificationFor(queue) is { Count: > 0 } rules)
+        {
+            settings = settings with { Classification = settings.Redelivery.Classification.With(rules) };
+        }
+
+        return settings;
     }
 
     internal static void ConfigureHost(IRabbitMqBusFactoryConfigurator cfg, RabbitMqOptions options)

@@ -7,17 +7,24 @@ namespace Workers.Hosting;
 
 /// <summary>
 /// Builds one endpoint's consume pipeline, outermost to innermost:
-/// <c>dead-letter fallback → redelivery → circuit breaker → bulkhead → timeout → inbox (dedupe) → consumer</c>.
+/// <c>dead-letter fallback → redelivery → messaging telemetry → circuit breaker → bulkhead → timeout → inbox (dedupe) → consumer</c>.
+/// This remark and the Workers.Resilience README are the one place the order is written; elsewhere link here.
 /// What each stage does with a failed message:
 /// <list type="bullet">
 /// <item>redelivery (with dead-letter): a transient failure is retried later through the broker's delay ladder;
 /// a permanent one, or one whose attempts are used up, is dead-lettered to <c>&lt;queue&gt;_error</c> with its fault headers;</item>
+/// <item>messaging telemetry: nothing (it rethrows); it records <c>messaging.process.duration</c> with <c>error.type</c> for
+/// every attempt and counts the delivery once (<c>messaging.client.consumed.messages</c>). It sits inside redelivery,
+/// which ends every failure it handles, so that it sees the failures, and outside the breaker, bulkhead, timeout and
+/// inbox, so that it sees every delivery those stages turn away (docs/telemetry.md);</item>
 /// <item>circuit breaker: while open the endpoint stops consuming; a message failing because of the outage goes
 /// back to the queue untouched (not acked, not counted as an attempt);</item>
 /// <item>bulkhead: at most <c>PermitLimit</c> messages run at once; overflow goes back to the broker, not counted;</item>
 /// <item>timeout: the consumer is cancelled and the attempt counts as a transient failure;</item>
 /// <item>inbox: a message already applied is acknowledged without running the consumer again.</item>
 /// </list>
+/// The application's own filters (<see cref="WorkersBuilder.ConfigureEndpoint"/>, then a consumer definition's
+/// <c>ConfigureConsumer</c>) sit inside the inbox, ahead of the consumer.
 /// </summary>
 internal static class EndpointPipeline
 {
@@ -54,6 +61,7 @@ internal static class EndpointPipeline
         }
 
         endpoint.UseWorkersRedelivery(context, settings.Redelivery, settings.DeadLetter, settings.Classification);
+        endpoint.UseWorkersMessagingTelemetry(context, settings.Queue);
         if (settings.CircuitBreaker is { } breaker)
         {
             endpoint.UseEndpointCircuitBreaker(context, breaker);

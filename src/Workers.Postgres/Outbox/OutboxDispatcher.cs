@@ -38,6 +38,9 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
     private readonly OutboxDispatcherHooks hooks;
     private readonly ILogger logger;
     private readonly string contextName = typeof(TDbContext).Name;
+
+    // Per dispatcher, not static: the exchange a type is published to is the bus's entity name formatter's choice.
+    private readonly ConcurrentDictionary<Type, string?> publishExchanges = new();
     private OutboxStore? store;
 
     public OutboxDispatcher(
@@ -261,6 +264,8 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
         using var timeout = new CancellationTokenSource(options.PublishTimeout, timeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         using var trace = ContinueStagingTrace(claim, headers);
+        var exchange = destination is null ? PublishExchange(type) : OutboxMetrics.ExchangeName(destination);
+        var started = timeProvider.GetTimestamp();
         try
         {
             if (destination is null)
@@ -273,17 +278,24 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
                 await endpoint.Send(message, type, Pipe.Execute<SendContext>(ctx => Stamp(ctx, claim.Id, headers)), linked.Token).ConfigureAwait(false);
             }
 
+            OutboxMetrics.RecordPublish(exchange, timeProvider.GetElapsedTime(started), failure: null);
             return null;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
+            OutboxMetrics.RecordPublish(exchange, timeProvider.GetElapsedTime(started), e);
             throw;
         }
         catch (Exception e)
         {
+            OutboxMetrics.RecordPublish(exchange, timeProvider.GetElapsedTime(started), e);
             return (e, false);
         }
     }
+
+    /// <summary>The exchange MassTransit publishes a message type to (its publish topology's address), cached per type.</summary>
+    private string? PublishExchange(Type type) =>
+        publishExchanges.GetOrAdd(type, static (t, topology) => topology.TryGetPublishAddress(t, out var address) ? OutboxMetrics.ExchangeName(address) : null, bus.Topology);
 
     /// <summary>
     /// Makes the staging activity (its W3C context, kept with the row) the parent of the publish, so that MassTransit's
@@ -335,28 +347,12 @@ internal sealed class OutboxDispatcher<TDbContext> : BackgroundService
 
     private async Task MaintainAsync(CancellationToken cancellationToken)
     {
+        // (the split-brain guard's topology is checked by Failover/PostgresTopologyMonitor, whether or not this runs)
         var outbox = store!;
-        var lastState = database.Topology.State;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                var state = await database.Topology.CheckAsync(cancellationToken).ConfigureAwait(false);
-                if (state != lastState)
-                {
-                    lastState = state;
-                    if (state == TopologyState.SplitBrain)
-                    {
-                        OutboxLog.SplitBrain(logger, state.ToString());
-                    }
-                    else
-                    {
-                        OutboxLog.TopologyChanged(logger, state.ToString());
-                    }
-
-                    WorkersDiagnostics.AddEvent("workers.postgres.topology", new KeyValuePair<string, object?>("state", state.ToString()));
-                }
-
                 var now = timeProvider.GetUtcNow();
                 var snapshot = await WithContextAsync((db, ct) => outbox.MeasureAsync(db, now, ct), cancellationToken).ConfigureAwait(false);
                 database.Backlog.Snapshot = snapshot;

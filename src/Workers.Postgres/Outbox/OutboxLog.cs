@@ -35,11 +35,7 @@ internal static partial class OutboxLog
     [LoggerMessage(5150, LogLevel.Warning, "Outbox purge stopped at its bound of {Batches} full batch(es) ({Count} row(s)); dispatched rows remain until the next round in {Interval}: raise Workers:Outbox:MaxPurgeBatches or PurgeBatchSize if this repeats")]
     public static partial void PurgeCapped(ILogger logger, int batches, long count, TimeSpan interval);
 
-    [LoggerMessage(5108, LogLevel.Error, "PostgreSQL topology is {State}: writes refused until exactly one host is primary")]
-    public static partial void SplitBrain(ILogger logger, string state);
-
-    [LoggerMessage(5109, LogLevel.Information, "PostgreSQL topology changed to {State}")]
-    public static partial void TopologyChanged(ILogger logger, string state);
+    // 5108, 5109: the topology's verdicts, logged by Failover/TopologyLog.
 
     [LoggerMessage(5110, LogLevel.Information, "Outbox dispatcher {Owner} stopped")]
     public static partial void Stopped(ILogger logger, string owner);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Workers.Resilience.Telemetry;
 
@@ -14,6 +15,14 @@ internal static class OutboxMetrics
     public static readonly Histogram<long> Purged = WorkersDiagnostics.Meter.CreateHistogram<long>("workers.outbox.purge.deleted", "{row}", "Dispatched outbox rows deleted by one purge round.");
     public static readonly Histogram<long> KeysPurged = WorkersDiagnostics.Meter.CreateHistogram<long>("workers.outbox.purge.keys_deleted", "{row}", "Idle ordering-key rows (no undispatched message) deleted by one purge round.");
 
+    /// <summary>OpenTelemetry messaging conventions, producer side: every publish that reached the broker I/O (confirmed or failed).</summary>
+    public static readonly Counter<long> Sent = WorkersDiagnostics.Meter.CreateCounter<long>(
+        MessagingConventions.SentMessages, "{message}", "Outbox messages the dispatcher attempted to publish to the broker (error.type when the confirmed publish failed).");
+
+    /// <summary>OpenTelemetry messaging conventions, producer side: each publish attempt until the broker's confirm or the failure.</summary>
+    public static readonly Histogram<double> PublishDuration = MessagingConventions.CreateDuration(
+        MessagingConventions.ClientOperationDuration, "Duration of one outbox publish until the broker confirmed it (or it failed).");
+
     private static readonly ConcurrentDictionary<OutboxBacklog, string> Backlogs = new();
 
     static OutboxMetrics()
@@ -25,6 +34,45 @@ internal static class OutboxMetrics
     }
 
     public static void Register(OutboxBacklog backlog, string context) => Backlogs[backlog] = context;
+
+    /// <summary>Records one publish attempt: <c>messaging.client.sent.messages</c> and <c>messaging.client.operation.duration</c>.</summary>
+    /// <param name="exchange">The exchange published to (<c>messaging.destination.name</c>); null when unknown, then not tagged.</param>
+    /// <param name="elapsed">From the start of the publish to its confirm or failure.</param>
+    /// <param name="failure">The failure, tagged as <c>error.type</c>; null when confirmed.</param>
+    public static void RecordPublish(string? exchange, TimeSpan elapsed, Exception? failure)
+    {
+        var tags = new TagList
+        {
+            { MessagingConventions.SystemAttribute, MessagingConventions.RabbitMq },
+            { MessagingConventions.OperationNameAttribute, MessagingConventions.Publish },
+            { MessagingConventions.OperationTypeAttribute, MessagingConventions.Send },
+        };
+        if (exchange is not null)
+        {
+            tags.Add(MessagingConventions.DestinationNameAttribute, exchange);
+        }
+
+        if (failure is not null)
+        {
+            tags.Add(MessagingConventions.ErrorTypeAttribute, MessagingConventions.ErrorType(failure));
+        }
+
+        Sent.Add(1, tags);
+        PublishDuration.Record(elapsed.TotalSeconds, tags);
+    }
+
+    /// <summary>
+    /// The exchange a MassTransit address on RabbitMQ names (pure): the last path segment of <c>rabbitmq://host/vhost/name</c>,
+    /// or the name of a short address (<c>queue:name</c>, <c>exchange:name</c>). MassTransit sends to a queue through
+    /// the exchange of the same name bound to it, so for <c>queue:orders</c> the exchange is <c>orders</c>.
+    /// </summary>
+    public static string? ExchangeName(Uri address)
+    {
+        var path = address.IsAbsoluteUri ? address.AbsolutePath : address.OriginalString;
+        path = path.TrimEnd('/');
+        var name = Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..]);
+        return name.Length == 0 ? null : name;
+    }
 
     public static void Unregister(OutboxBacklog backlog) => Backlogs.TryRemove(backlog, out _);
 

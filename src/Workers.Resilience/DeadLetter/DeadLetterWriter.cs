@@ -51,11 +51,7 @@ internal sealed class DeadLetterWriter(BrokerClient broker, RedeliverySettings s
         // Its own budget, started after the fallback: a slow fallback cannot use up the publish's time.
         using var timeout = new CancellationTokenSource(BrokerClient.PublishTimeout, settings.Time);
         await broker.PublishErrorAsync(errorQueue, body, properties, timeout.Token).ConfigureAwait(false);
-        RedeliveryDiagnostics.DeadLettered.Add(
-            1,
-            new KeyValuePair<string, object?>("queue", queue),
-            new KeyValuePair<string, object?>("consumer", consumerName),
-            new KeyValuePair<string, object?>("reason", reason));
+        RedeliveryDiagnostics.CountDeadLetter(queue, consumerName, reason);
         RedeliveryLog.DeadLettered(settings.Logger, exception, context.MessageId, queue, errorQueue, reason, attempts, consumerName);
         WorkersDiagnostics.AddEvent(
             RedeliveryDiagnostics.DeadLetteredEvent,

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Workers.Resilience.Telemetry;
 
@@ -7,7 +8,9 @@ namespace Workers.Resilience.Redelivery;
 internal static class RedeliveryDiagnostics
 {
     public const string ScheduledName = "workers.redelivery.scheduled";
+    /// <summary>Deprecated name (a counter named <c>.count</c>; Prometheus shows <c>workers_deadletter_count_total</c>): kept for existing dashboards, <see cref="MovedName"/> replaces it.</summary>
     public const string DeadLetteredName = "workers.deadletter.count";
+    public const string MovedName = "workers.deadletter.moved";
     public const string ScheduledEvent = "workers.redelivery.scheduled";
     public const string DeadLetteredEvent = "workers.deadletter";
     public const string ImmediateRetryEvent = "workers.redelivery.immediate_retry";
@@ -20,7 +23,18 @@ internal static class RedeliveryDiagnostics
         ScheduledName, unit: "{message}", description: "Messages re-scheduled through the broker's delay ladder after a transient failure.");
 
     public static readonly Counter<long> DeadLettered = WorkersDiagnostics.Meter.CreateCounter<long>(
-        DeadLetteredName, unit: "{message}", description: "Messages moved to an error queue (reason: exhausted, permanent, redelivery-refused or broker-unavailable).");
+        DeadLetteredName, unit: "{message}", description: "Deprecated: use workers.deadletter.moved (same value and tags). Messages moved to an error queue (reason: exhausted, permanent, redelivery-refused or broker-unavailable).");
+
+    public static readonly Counter<long> Moved = WorkersDiagnostics.Meter.CreateCounter<long>(
+        MovedName, unit: "{message}", description: "Messages moved to an error queue (reason: exhausted, permanent, redelivery-refused or broker-unavailable).");
+
+    /// <summary>Counts one dead letter on both the deprecated and the current counter, with the same tags.</summary>
+    public static void CountDeadLetter(string queue, string consumer, string reason)
+    {
+        var tags = new TagList { { "queue", queue }, { "consumer", consumer }, { "reason", reason } };
+        DeadLettered.Add(1, tags);
+        Moved.Add(1, tags);
+    }
 
     public static readonly Counter<long> Held = WorkersDiagnostics.Meter.CreateCounter<long>(
         HeldName, unit: "{message}", description: "Messages returned to their queue untouched because the broker did not take their redelivery or dead letter.");

@@ -15,8 +15,8 @@ using Workers.Resilience.Telemetry;
 namespace Workers.Resilience.Redelivery;
 
 /// <summary>
-/// Dead-letter fallback + redelivery, outermost stages of the consume pipeline
-/// (<c>dead-letter fallback → redelivery → circuit breaker → bulkhead → inbox → consumer</c>).
+/// Dead-letter fallback + redelivery, outermost stages of the consume pipeline (the order is written in the
+/// Workers.Resilience README and on Workers.Hosting's <c>EndpointPipeline</c>).
 /// On a transient failure: immediate retries, then a byte-exact copy goes into the broker's delay ladder
 /// (confirmed before the original is acked), with <c>MT-Redelivery-Count</c> + 1. On a permanent failure or when the
 /// attempts are used up: the user fallback runs, then a byte-exact copy with fault headers goes to <c>&lt;queue&gt;_error</c>.

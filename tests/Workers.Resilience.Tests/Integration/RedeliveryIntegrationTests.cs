@@ -176,6 +176,7 @@ public sealed class RedeliveryIntegrationTests : IClassFixture<RabbitMqTestVhost
         Assert.Equal(1, fallbackCalls);
         Assert.Equal(2, meter.Count(RedeliveryDiagnostics.ScheduledName, queue));
         Assert.Equal(1, meter.Count(RedeliveryDiagnostics.DeadLetteredName, queue));
+        Assert.Equal(1, meter.Count("workers.deadletter.moved", queue)); // the replacement of the deprecated .count name
         Assert.True(await RawAmqp.CountAsync(vhost.Uri, queue + "_skipped") <= 0);
         Assert.Equal(0, await RawAmqp.CountAsync(vhost.Uri, queue + "_error"));
     }
