@@ -60,6 +60,7 @@ internal sealed partial class DocumentedCommandPlan
         (new(@"^dotnet run -c Release --project tests/Workers\.Benchmarks -- "), "a benchmark run (minutes); its options are checked against tests/Workers.Benchmarks/BenchSettings.cs"),
         (new(@"^perf record -g$"), "a profiler session by hand (needs perf, root and a long workload)"),
         (new(@"^kill -9$"), "names the fault a test injects into a database or broker process (docs/guarantees.md, the failover notes), not a step for the reader"),
+        (new(@"^scripts/check-compose-pgaf\.sh$"), "starts a four-server pg_auto_failover formation (about a minute on 2 cores): run by ComposeFormationTests when WORKERS_COMPOSE_PGAF_CHECK=1"),
     ];
 
     private static readonly string[] ComposeGlobalOptionsWithValue = ["-f", "--file", "--profile", "-p", "--project-name", "--env-file"];
@@ -72,6 +73,7 @@ internal sealed partial class DocumentedCommandPlan
         ["logs"] = (["-f", "--follow", "-t"], ["--since", "--tail"]),
         ["stop"] = ([], ["-t", "--timeout"]),
         ["start"] = ([], []),
+        ["kill"] = ([], ["-s", "--signal"]),
         ["restart"] = ([], ["-t"]),
         ["rm"] = (["-s", "-f", "-sf", "-fs", "-v"], []),
         ["down"] = (["-v", "--volumes", "--remove-orphans"], []),

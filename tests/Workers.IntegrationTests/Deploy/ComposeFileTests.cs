@@ -15,6 +15,8 @@ namespace Workers.IntegrationTests.Deploy;
 public sealed partial class ComposeFileTests
 {
     private static readonly string[] RabbitNodes = ["rabbit1", "rabbit2", "rabbit3"];
+    private static readonly string[] PgafNodes = ["node1", "node2", "node3"];
+    private static readonly string[] PgafServices = ["monitor", .. PgafNodes];
 
     // Variables the worker reads besides its bound sections (Workers:*, Sample:Payment:*), and why.
     private static readonly string[] AllowedVariables =
@@ -64,7 +66,7 @@ public sealed partial class ComposeFileTests
     }
 
     [Fact]
-    public void Topology_HasThreeRabbitNodes_PrimaryAndStandby_ReplicatedWorkers_AndHealthGatedStartup()
+    public void Topology_HasThreeRabbitNodes_AFailoverMonitorAndThreePostgresNodes_ReplicatedWorkers_AndHealthGatedStartup()
     {
         var services = compose.Services;
 
@@ -81,13 +83,40 @@ public sealed partial class ComposeFileTests
         Assert.Contains("cluster_formation.peer_discovery_backend = classic_config", cluster, StringComparison.Ordinal);
         Assert.All(RabbitNodes, n => Assert.Contains($"= rabbit@{n}", cluster, StringComparison.Ordinal));
 
-        Assert.Equal("postgres:15", ComposeFile.Scalar(services["postgres"], "image"));
-        Assert.Equal("postgres:15", ComposeFile.Scalar(services["postgres-standby"], "image"));
-        Assert.Contains("/compose/postgres/standby-entrypoint.sh", ComposeFile.Strings(services["postgres-standby"]["entrypoint"]));
-        var primaryInit = File.ReadAllText(Path.Combine(compose.Folder, "postgres", "primary-init.sh"));
-        Assert.Contains("synchronous_standby_names", primaryInit, StringComparison.Ordinal);
-        var standby = File.ReadAllText(Path.Combine(compose.Folder, "postgres", "standby-entrypoint.sh"));
-        Assert.Contains("pg_basebackup", standby, StringComparison.Ordinal);
+        // PostgreSQL: a pg_auto_failover monitor and three nodes from the image of compose/postgres/Dockerfile.
+        Assert.False(services.ContainsKey("postgres") || services.ContainsKey("postgres-standby"), "the hand-promoted primary/standby pair is gone");
+        foreach (var (name, role) in PgafServices.Select(n => (n, n == "monitor" ? "monitor" : "node")))
+        {
+            var service = services[name];
+            Assert.Equal("./postgres", ComposeFile.Scalar(service, "build", "context"));
+            Assert.Equal(new[] { role }, ComposeFile.Strings(service["command"]));
+            Assert.Equal(name, ComposeFile.Scalar(service, "hostname"));
+            Assert.Equal(role, ComposeFile.Environment(service)["PGAF_ROLE"]);
+            Assert.Equal(new[] { "/usr/local/bin/pgaf.sh", "health" }, ComposeFile.Strings(ComposeFile.Map(service["healthcheck"])["test"]).Skip(1));
+            var data = Assert.Single(ComposeFile.Strings(service["volumes"]), v => v.EndsWith(":/var/lib/postgresql/data", StringComparison.Ordinal));
+            Assert.Equal($"pgaf-{name}-data", data.Split(':')[0]);
+            if (role == "node")
+            {
+                Assert.Equal(name, ComposeFile.Environment(service)["PGAF_NAME"]);
+                // Nodes start in parallel, gated on the monitor only: the primary may be any of them after a restart.
+                var nodeDependsOn = ComposeFile.Map(service["depends_on"]);
+                Assert.Equal(new[] { "monitor" }, nodeDependsOn.Keys.Cast<string>());
+                Assert.Equal("service_healthy", ComposeFile.Scalar(nodeDependsOn, "monitor", "condition"));
+            }
+        }
+
+        Assert.Equal(new[] { "init-app" }, ComposeFile.Strings(services["postgres-init"]["command"]));
+        Assert.Equal("no", ComposeFile.Scalar(services["postgres-init"], "restart"));
+        Assert.All(PgafNodes, n => Assert.Equal("service_healthy", ComposeFile.Scalar(ComposeFile.Map(services["postgres-init"]["depends_on"]), n, "condition")));
+
+        // Nothing waits for (or links to) a service that no longer exists.
+        foreach (var (name, service) in services)
+        {
+            if (service.TryGetValue("depends_on", out var dependencies))
+            {
+                Assert.All(ComposeFile.Map(dependencies).Keys.Cast<string>(), d => Assert.True(services.ContainsKey(d), $"{name} depends on {d}, which is not a service"));
+            }
+        }
 
         var worker = services["worker"];
         var replicas = int.Parse(ComposeFile.Interpolate(ComposeFile.Scalar(worker, "deploy", "replicas")!), CultureInfo.InvariantCulture);
@@ -95,8 +124,14 @@ public sealed partial class ComposeFileTests
         Assert.Equal("compose/Dockerfile", ComposeFile.Scalar(worker, "build", "dockerfile"));
         var dependsOn = ComposeFile.Map(worker["depends_on"]);
         Assert.Equal("service_completed_successfully", ComposeFile.Scalar(dependsOn, "rabbitmq-init", "condition"));
-        Assert.Equal("service_healthy", ComposeFile.Scalar(dependsOn, "postgres", "condition"));
-        Assert.Equal("service_healthy", ComposeFile.Scalar(dependsOn, "postgres-standby", "condition"));
+        // The workers and the migration wait for the whole formation (every node primary or secondary) and the app database.
+        foreach (var dependent in new[] { "worker", "migrate" })
+        {
+            var dependencies = ComposeFile.Map(services[dependent]["depends_on"]);
+            Assert.All(PgafNodes, n => Assert.Equal("service_healthy", ComposeFile.Scalar(dependencies, n, "condition")));
+            Assert.Equal("service_completed_successfully", ComposeFile.Scalar(dependencies, "postgres-init", "condition"));
+        }
+
         Assert.All(RabbitNodes, n => Assert.Equal("service_healthy", ComposeFile.Scalar(ComposeFile.Map(services["rabbitmq-init"]["depends_on"]), n, "condition")));
 
         // Every endpoint of the workers runs on a quorum queue.
@@ -137,7 +172,7 @@ public sealed partial class ComposeFileTests
             }
         }
 
-        Assert.All(["rabbit1-data", "rabbit2-data", "rabbit3-data", "postgres-primary-data", "postgres-standby-data"], v => Assert.Contains(v, compose.DeclaredVolumes));
+        Assert.All(RabbitNodes.Select(n => $"{n}-data").Concat(PgafServices.Select(n => $"pgaf-{n}-data")), v => Assert.Contains(v, compose.DeclaredVolumes));
     }
 
     [Fact]
@@ -272,10 +307,103 @@ public sealed partial class ComposeFileTests
     }
 
     [Fact]
+    public void PostgresConnectionStrings_NameEveryNode_AndOpenPrimarySessionsOnly()
+    {
+        var found = 0;
+        foreach (var (name, service) in compose.Services)
+        {
+            if (!ComposeFile.Environment(service).TryGetValue("WORKERS_POSTGRES", out var connectionString))
+            {
+                continue;
+            }
+
+            found++;
+            var settings = connectionString.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('=', 2))
+                .ToDictionary(p => p[0].Trim(), p => p.Length > 1 ? p[1].Trim() : string.Empty, StringComparer.OrdinalIgnoreCase);
+            Assert.Equal(PgafNodes, settings["Host"].Split(',').Select(h => h.Trim()).Order(StringComparer.Ordinal));
+            Assert.True(settings.TryGetValue("Target Session Attributes", out var target) && target == "primary", $"{name}: WORKERS_POSTGRES must open primary sessions only");
+        }
+
+        // The workers, migrate, publish and workers-cli.
+        Assert.True(found >= 4, $"expected WORKERS_POSTGRES in the workers and the CLI tools (found {found})");
+
+        // The hosts are the services that run a node.
+        var nodes = compose.Services.Where(s => s.Value.TryGetValue("command", out var c) && ComposeFile.Strings(c).SequenceEqual(new[] { "node" })).Select(s => s.Key);
+        Assert.Equal(PgafNodes, nodes.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void PostgresFormation_UsesTheTestsFormationsSettings_ReadFromBothScripts()
+    {
+        var root = LocalRabbitMqCluster.FindRepositoryRoot();
+        var services = File.ReadAllText(Path.Combine(root, "scripts", "services.sh"));
+        var pgaf = File.ReadAllText(Path.Combine(compose.Folder, "postgres", "pgaf.sh"));
+
+        // The monitor's detection timeouts: the same `alter system set pgautofailover.*` in both.
+        static Dictionary<string, string> MonitorSettings(string text) =>
+            MonitorSetting().Matches(text).ToDictionary(m => m.Groups["name"].Value, m => m.Groups["value"].Value, StringComparer.Ordinal);
+        var tests = MonitorSettings(services);
+        Assert.True(tests.Count >= 6, $"scripts/services.sh: expected the af_tune settings (found {tests.Count})");
+        Assert.Equal(tests.OrderBy(p => p.Key, StringComparer.Ordinal), MonitorSettings(pgaf).OrderBy(p => p.Key, StringComparer.Ordinal));
+
+        // The keepers' network partition timeout and the formation's synchronous standbys.
+        Assert.Equal(NetworkPartitionInServices().Match(services).Groups[1].Value, NetworkPartitionInPgaf().Match(pgaf).Groups[1].Value);
+        var syncStandbys = SyncStandbysInServices().Match(services).Groups[1].Value;
+        Assert.Equal("1", syncStandbys);
+        Assert.Equal(syncStandbys, SyncStandbysInPgaf().Match(pgaf).Groups[1].Value);
+        Assert.Contains("set formation number-sync-standbys \"$NUMBER_SYNC_STANDBYS\"", pgaf, StringComparison.Ordinal);
+        Assert.Contains("--replication-quorum true", pgaf, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PostgresAuthentication_IsScram_ExceptTheMonitorsConnectOnlyHealthCheck()
+    {
+        var pgaf = File.ReadAllText(Path.Combine(compose.Folder, "postgres", "pgaf.sh"));
+        Assert.DoesNotContain("--auth trust", pgaf, StringComparison.Ordinal);
+
+        // Every TCP rule of the pg_hba.conf the script writes is limited to the private network and uses scram-sha-256,
+        // but the one for pgautofailover_monitor (a role without privileges; pg_autoctl opens it with trust itself).
+        var rules = HbaRule().Matches(pgaf).Select(m => m.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        Assert.True(rules.Count >= 4, $"expected the monitor's and the nodes' TCP rules (found {rules.Count})");
+        foreach (var rule in rules)
+        {
+            Assert.Equal("$PGAF_HBA_NETWORK", rule[3]);
+            Assert.Equal(rule[2] == "pgautofailover_monitor" ? "trust" : "scram-sha-256", rule[4]);
+        }
+
+        Assert.Contains(rules, r => r[1] == "replication" && r[2] == "pgautofailover_replicator");
+        Assert.Contains(rules, r => r[1] == "pg_auto_failover" && r[2] == "autoctl_node");
+    }
+
+    [Fact]
+    public async Task PostgresImage_InstallsPgAutoFailover_FromAPackageThisMachinesAptKnows()
+    {
+        var lines = File.ReadAllLines(Path.Combine(compose.Folder, "postgres", "Dockerfile")).Where(l => !l.TrimStart().StartsWith('#')).ToList();
+        var from = Assert.Single(lines, l => l.StartsWith("FROM ", StringComparison.Ordinal));
+        var major = PostgresImage().Match(from);
+        Assert.True(major.Success, $"expected FROM postgres:<major>-bookworm, found {from}");
+        var package = AutoFailoverPackage().Match(string.Join('\n', lines));
+        Assert.True(package.Success, "the Dockerfile installs no postgresql-<major>-auto-failover");
+        Assert.Equal(major.Groups[1].Value, package.Groups["major"].Value);
+        Assert.Contains("ENTRYPOINT [\"/usr/local/bin/pgaf.sh\"]", lines);
+        Assert.DoesNotContain(lines, l => (l.StartsWith("ENV ", StringComparison.Ordinal) || l.StartsWith("ARG ", StringComparison.Ordinal)) && SecretName().IsMatch(l));
+
+        if (!File.Exists("/usr/bin/apt-cache"))
+        {
+            Assert.Skip("apt-cache is not installed: cannot check the package name");
+        }
+
+        var policy = await LocalRabbitMqCluster.RunAsync("apt-cache", ["policy", package.Groups["package"].Value], TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        var candidate = AptCandidate().Match(policy);
+        Assert.True(candidate.Success && candidate.Groups[1].Value != "(none)", $"apt knows no {package.Groups["package"].Value}: {policy}");
+    }
+
+    [Fact]
     public async Task ShellScripts_Parse()
     {
         var scripts = Directory.GetFiles(compose.Folder, "*.sh", SearchOption.AllDirectories)
-            .Append(Path.Combine(LocalRabbitMqCluster.FindRepositoryRoot(), "scripts", "services.sh"));
+            .Append(Path.Combine(LocalRabbitMqCluster.FindRepositoryRoot(), "scripts", "services.sh"))
+            .Append(Path.Combine(LocalRabbitMqCluster.FindRepositoryRoot(), "scripts", "check-compose-pgaf.sh"));
         foreach (var script in scripts)
         {
             await LocalRabbitMqCluster.RunAsync("bash", ["-n", script], TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
@@ -291,6 +419,7 @@ public sealed partial class ComposeFileTests
         ["POSTGRES_PASSWORD"] = "pg-" + Guid.NewGuid().ToString("N"),
         ["WORKERS_DB_PASSWORD"] = "db-" + Guid.NewGuid().ToString("N"),
         ["REPLICATION_PASSWORD"] = "repl-" + Guid.NewGuid().ToString("N"),
+        ["AUTOCTL_NODE_PASSWORD"] = "autoctl-" + Guid.NewGuid().ToString("N"),
     };
 
     [GeneratedRegex("PASS|PASSWORD|COOKIE|SECRET|TOKEN", RegexOptions.IgnoreCase)]
@@ -301,4 +430,31 @@ public sealed partial class ComposeFileTests
 
     [GeneratedRegex(@"Password=([^;\s]+)")]
     private static partial Regex ConnectionStringPassword();
+
+    [GeneratedRegex(@"alter system set pgautofailover\.(?<name>[a-z_]+) = (?<value>'[^']*'|\d+)")]
+    private static partial Regex MonitorSetting();
+
+    [GeneratedRegex(@"timeout\.network_partition_timeout (\d+)")]
+    private static partial Regex NetworkPartitionInServices();
+
+    [GeneratedRegex(@"(?m)^NODE_NETWORK_PARTITION_TIMEOUT=(\d+)$")]
+    private static partial Regex NetworkPartitionInPgaf();
+
+    [GeneratedRegex(@"set formation number-sync-standbys (\d+)")]
+    private static partial Regex SyncStandbysInServices();
+
+    [GeneratedRegex(@"(?m)^NUMBER_SYNC_STANDBYS=(\d+)$")]
+    private static partial Regex SyncStandbysInPgaf();
+
+    [GeneratedRegex(@"echo ""(host [^""]+)""")]
+    private static partial Regex HbaRule();
+
+    [GeneratedRegex(@"^FROM postgres:(\d+)-bookworm$")]
+    private static partial Regex PostgresImage();
+
+    [GeneratedRegex(@"apt-get install[^\n]* (?<package>postgresql-(?<major>\d+)-auto-failover)")]
+    private static partial Regex AutoFailoverPackage();
+
+    [GeneratedRegex(@"Candidate: (\S+)")]
+    private static partial Regex AptCandidate();
 }
