@@ -50,7 +50,16 @@ public sealed partial class WorkersBuilder
 
         var queue = queueName ?? DefinitionEndpointName<TConsumer, TDefinition>();
 
-        CheckOneConsumerPerQueue(typeof(TConsumer), queue);
+        // The same checks as AddConsumer<TConsumer>: one consumer per queue.
+        if (consumers.Any(c => c.ConsumerType == typeof(TConsumer)))
+        {
+            throw new InvalidOperationException($"The consumer {typeof(TConsumer).Name} is registered twice.");
+        }
+
+        if (consumers.Any(c => c.QueueName == queue))
+        {
+            throw new InvalidOperationException($"The queue '{queue}' already has a consumer: give {typeof(TConsumer).Name} a queue of its own, so that one saturated consumer never holds another's messages.");
+        }
 
         consumers.Add(new ConsumerRegistration(
             typeof(TConsumer),

@@ -48,7 +48,15 @@ public sealed partial class WorkersBuilder
         }
 
         var queue = queueName ?? KebabCaseEndpointNameFormatter.Instance.Consumer<TConsumer>();
-        CheckOneConsumerPerQueue(typeof(TConsumer), queue);
+        if (consumers.Any(c => c.ConsumerType == typeof(TConsumer)))
+        {
+            throw new InvalidOperationException($"The consumer {typeof(TConsumer).Name} is registered twice.");
+        }
+
+        if (consumers.Any(c => c.QueueName == queue))
+        {
+            throw new InvalidOperationException($"The queue '{queue}' already has a consumer: give {typeof(TConsumer).Name} a queue of its own, so that one saturated consumer never holds another's messages.");
+        }
 
         consumers.Add(new ConsumerRegistration(
             typeof(TConsumer),
@@ -88,20 +96,6 @@ public sealed partial class WorkersBuilder
         }
 
         return this;
-    }
-
-    // One consumer per queue, each consumer once (so that one saturated consumer never holds another's messages).
-    private void CheckOneConsumerPerQueue(Type consumer, string queue)
-    {
-        if (consumers.Any(c => c.ConsumerType == consumer))
-        {
-            throw new InvalidOperationException($"The consumer {consumer.Name} is registered twice.");
-        }
-
-        if (consumers.Any(c => c.QueueName == queue))
-        {
-            throw new InvalidOperationException($"The queue '{queue}' already has a consumer: give {consumer.Name} a queue of its own, so that one saturated consumer never holds another's messages.");
-        }
     }
 
     /// <summary>Every queue named by <see cref="ClassifyExceptions"/> has a consumer (a typo would silently classify nothing).</summary>
